@@ -1,0 +1,185 @@
+//! The consumer side of a backup: hashes, deduplicates, compresses and seals
+//! each batch's chunks on all cores (rayon), then, in order, appends new blobs
+//! to packs and assembles file nodes and directory trees.
+
+use super::walk::{FileStatus, Item, Meta};
+use crate::error::{Error, Result};
+use crate::format::pack::BlobKind;
+use crate::format::snapshot::Summary;
+use crate::format::tree::{ChunkRef, Node, NodeKind};
+use crate::id::BlobId;
+use crate::packer::{PackWriter, raw_len, seal_blob};
+use crate::progress::Progress;
+use crate::repo::Repository;
+use crate::tree::{ContentBuilder, build_dir};
+use rayon::prelude::*;
+use std::collections::HashSet;
+
+struct DirFrame {
+    name: Vec<u8>,
+    meta: Meta,
+    nodes: Vec<Node>,
+}
+
+struct FileFrame {
+    name: Vec<u8>,
+    meta: Meta,
+    status: FileStatus,
+    content: ContentBuilder,
+}
+
+pub(crate) struct Assembler<'r, 'w> {
+    repo: &'r Repository,
+    w: &'w mut PackWriter<'r>,
+    dirs: Vec<DirFrame>,
+    file: Option<FileFrame>,
+    pub summary: Summary,
+    pub warnings: Vec<String>,
+    progress: &'r dyn Progress,
+}
+
+impl<'r, 'w> Assembler<'r, 'w> {
+    pub fn new(repo: &'r Repository, w: &'w mut PackWriter<'r>, root_meta: Meta, progress: &'r dyn Progress) -> Self {
+        Self {
+            repo,
+            w,
+            dirs: vec![DirFrame {
+                name: Vec::new(),
+                meta: root_meta,
+                nodes: Vec::new(),
+            }],
+            file: None,
+            summary: Summary::default(),
+            warnings: Vec::new(),
+            progress,
+        }
+    }
+
+    pub fn process(&mut self, batch: Vec<Item>) -> Result<()> {
+        let key = self.repo.key().chunk_ids();
+        // 1. Hash every chunk, across chunks in parallel.
+        let ids: Vec<Option<BlobId>> = batch
+            .par_iter()
+            .map(|it| match it {
+                Item::Chunk(d) => Some(BlobId(key.id(d))),
+                _ => None,
+            })
+            .collect();
+        // 2. Which are new? (in order, so a chunk repeated in the batch is stored once)
+        let mut seen = HashSet::new();
+        let mut is_new = vec![false; batch.len()];
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(id) = id {
+                is_new[i] = !self.w.is_known(id)? && seen.insert(*id);
+            }
+        }
+        // 3. Compress and seal the new ones in parallel.
+        let repo = self.repo;
+        let sealed: Vec<Option<Vec<u8>>> = batch
+            .par_iter()
+            .zip(is_new.par_iter())
+            .map(|(it, &new)| match (it, new) {
+                (Item::Chunk(d), true) => Some(seal_blob(repo, d)),
+                _ => None,
+            })
+            .collect();
+        // 4. Apply in order.
+        for ((item, id), sealed) in batch.into_iter().zip(ids).zip(sealed) {
+            self.apply(item, id, sealed)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, item: Item, id: Option<BlobId>, sealed: Option<Vec<u8>>) -> Result<()> {
+        match item {
+            Item::Chunk(data) => {
+                let id = id.ok_or_else(|| Error::InvalidInput("chunk without id".into()))?;
+                self.summary.bytes_read += data.len() as u64;
+                if let Some(s) = sealed {
+                    self.w.add(id, BlobKind::Data, &s, raw_len(&data))?;
+                }
+                let f = self
+                    .file
+                    .as_mut()
+                    .ok_or_else(|| Error::InvalidInput("chunk outside a file".into()))?;
+                f.content.push(
+                    self.w,
+                    ChunkRef {
+                        id,
+                        length: raw_len(&data),
+                    },
+                )?;
+            }
+            Item::FileStart { name, meta, status } => {
+                self.file = Some(FileFrame {
+                    name,
+                    meta,
+                    status,
+                    content: ContentBuilder::new(),
+                });
+            }
+            Item::FileEnd { size } => {
+                let f = self
+                    .file
+                    .take()
+                    .ok_or_else(|| Error::InvalidInput("file end outside a file".into()))?;
+                let content = f.content.finish(self.w)?;
+                match f.status {
+                    FileStatus::New => self.summary.files_new += 1,
+                    FileStatus::Changed => self.summary.files_changed += 1,
+                }
+                self.summary.bytes_total += size;
+                self.progress.file_done();
+                let node = f.meta.node(f.name, NodeKind::File { content }, size);
+                self.push_node(node);
+            }
+            Item::FileAbort => {
+                self.file = None;
+            }
+            Item::Node { node, unchanged } => {
+                if unchanged {
+                    self.summary.files_unmodified += 1;
+                    self.summary.bytes_total += node.size;
+                    self.progress.file_done();
+                }
+                self.push_node(node);
+            }
+            Item::DirStart { name, meta } => self.dirs.push(DirFrame {
+                name,
+                meta,
+                nodes: Vec::new(),
+            }),
+            Item::DirEnd => {
+                let d = self
+                    .dirs
+                    .pop()
+                    .ok_or_else(|| Error::InvalidInput("unbalanced folder end".into()))?;
+                let tree = build_dir(self.w, d.nodes)?;
+                self.summary.dirs += 1;
+                let node = d.meta.node(d.name, NodeKind::Dir { tree }, 0);
+                self.push_node(node);
+            }
+            Item::Warn(w) => {
+                self.summary.errors += 1;
+                self.warnings.push(w);
+            }
+            Item::Fatal(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn push_node(&mut self, node: Node) {
+        if let Some(d) = self.dirs.last_mut() {
+            d.nodes.push(node);
+        }
+    }
+
+    /// Stores the root folder and returns its tree id.
+    pub fn finish(mut self) -> Result<BlobId> {
+        if self.dirs.len() != 1 || self.file.is_some() {
+            return Err(Error::InvalidInput("backup stream ended inside a folder or file".into()));
+        }
+        let root = self.dirs.pop().map(|d| d.nodes).unwrap_or_default();
+        build_dir(self.w, root)
+    }
+}

@@ -1,0 +1,336 @@
+//! `backup`: sources in, one snapshot out.
+//!
+//! A producer thread walks and chunks ([`walk`]); the calling thread hashes,
+//! deduplicates, compresses and seals on rayon and assembles trees
+//! ([`assemble`]); packs upload on the I/O runtime ([`crate::packer`]). Queues
+//! between them are bounded. The snapshot is written last, after every pack
+//! and index file it needs, and only if every stream ended cleanly.
+
+mod assemble;
+mod command;
+mod walk;
+
+pub use command::ProducerCommand;
+
+use crate::error::{Error, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::{BlobId, SnapshotId};
+use crate::packer::{PackWriter, WriteStats};
+use crate::progress::Progress;
+use crate::repo::{Repository, unix_ns};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+use walk::{Meta, Walker};
+
+/// One thing to back up.
+pub enum Source {
+    /// A file or folder, stored under its base name at the snapshot's root.
+    Path(PathBuf),
+    /// A stream stored as `name` (`db/erp.dump`).
+    Stdin {
+        name: String,
+        reader: Box<dyn Read + Send>,
+    },
+    /// A command whose standard output is stored as `name`; it must exit 0.
+    Command { name: String, argv: Vec<OsString> },
+}
+
+/// Which snapshot's metadata tells unchanged files apart.
+#[derive(Clone, Debug, Default)]
+pub enum ParentChoice {
+    /// The newest snapshot of the same host with the same paths.
+    #[default]
+    Auto,
+    None,
+    Id(SnapshotId),
+}
+
+#[derive(Clone, Debug)]
+pub struct BackupOptions {
+    /// The snapshot's time (the clock is a parameter so tests are deterministic).
+    pub time: SystemTime,
+    pub host: String,
+    pub tags: Vec<String>,
+    /// Globs: with a `/` matched against the whole path, else against the base name.
+    pub excludes: Vec<String>,
+    pub parent: ParentChoice,
+    pub upload_concurrency: usize,
+}
+
+impl BackupOptions {
+    pub fn new(time: SystemTime) -> Self {
+        Self {
+            time,
+            host: crate::repo::hostname(),
+            tags: Vec::new(),
+            excludes: Vec::new(),
+            parent: ParentChoice::Auto,
+            upload_concurrency: 2,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct BackupReport {
+    pub snapshot_id: SnapshotId,
+    pub snapshot: Snapshot,
+    /// Files skipped or read with trouble; non-empty means the snapshot is partial.
+    pub warnings: Vec<String>,
+    pub write: WriteStats,
+}
+
+pub(crate) enum StdinSource {
+    Reader(Box<dyn Read + Send>),
+    Command(ProducerCommand),
+}
+
+pub(crate) enum RootEntry {
+    Path { name: Vec<u8>, path: PathBuf },
+    Stdin { components: Vec<Vec<u8>>, source: StdinSource },
+}
+
+/// Compiled `--exclude` globs.
+pub struct Excludes {
+    whole: GlobSet,
+    base: GlobSet,
+}
+
+impl Excludes {
+    pub fn new(patterns: &[String]) -> Result<Self> {
+        let mut whole = GlobSetBuilder::new();
+        let mut base = GlobSetBuilder::new();
+        for p in patterns {
+            let g = Glob::new(p)
+                .map_err(|e| Error::InvalidInput(format!("exclude pattern {p:?}: {e}")))?;
+            if p.contains('/') {
+                whole.add(g);
+            } else {
+                base.add(g);
+            }
+        }
+        let build = |b: GlobSetBuilder| {
+            b.build()
+                .map_err(|e| Error::InvalidInput(format!("exclude patterns: {e}")))
+        };
+        Ok(Self {
+            whole: build(whole)?,
+            base: build(base)?,
+        })
+    }
+
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        self.whole.is_match(path) || path.file_name().is_some_and(|n| self.base.is_match(n))
+    }
+}
+
+/// Runs one backup and writes its snapshot.
+pub fn backup(
+    repo: &Repository,
+    sources: Vec<Source>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupReport> {
+    let started = Instant::now();
+    let excludes = Excludes::new(&opts.excludes)?;
+    let (mut roots, paths) = plan_roots(sources)?;
+    let parent = choose_parent(repo, opts, &paths)?;
+    let parent_root = match &parent {
+        Some(id) => Some(repo.load_snapshot(id)?.root),
+        None => None,
+    };
+    repo.index()?;
+    progress.phase("backup", None);
+
+    let now_meta = Meta {
+        mode: 0o755,
+        uid: current_uid(),
+        gid: current_gid(),
+        mtime_unix_ns: unix_ns(opts.time),
+        inode: 0,
+        size: 0,
+    };
+    let mut writer = PackWriter::new(repo, opts.upload_concurrency);
+    let (tx, rx) = crossbeam_channel::bounded(2);
+    let outcome: Result<(BlobId, assemble_summary::Parts)> = std::thread::scope(|scope| {
+        let excludes = &excludes;
+        let walker = scope.spawn(move || {
+            let mut w = Walker::new(repo, tx, excludes, progress, now_meta);
+            let _ = w.run(&mut roots, parent_root);
+        });
+        let mut asm = assemble::Assembler::new(repo, &mut writer, now_meta, progress);
+        let mut result = Ok(());
+        for batch in rx.iter() {
+            if let Err(e) = asm.process(batch) {
+                result = Err(e);
+                break;
+            }
+        }
+        // Hang up so a walker still producing stops, then wait for it.
+        drop(rx);
+        let _ = walker.join();
+        result?;
+        let summary = asm.summary.clone();
+        let warnings = std::mem::take(&mut asm.warnings);
+        let root = asm.finish()?;
+        Ok((root, (summary, warnings)))
+    });
+    // Store the index for what was uploaded even on failure: the next run can reuse it.
+    let finished = writer.finish();
+    let (root, (mut summary, warnings)) = outcome?;
+    let (_indexes, write) = finished?;
+
+    summary.blobs_added = write.blobs_added;
+    summary.bytes_added = write.bytes_added;
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut tags = opts.tags.clone();
+    tags.sort();
+    tags.dedup();
+    let snapshot = Snapshot {
+        time_unix_ns: unix_ns(opts.time),
+        host: opts.host.clone(),
+        username: crate::repo::username(),
+        tags,
+        paths,
+        root,
+        parent,
+        partial: !warnings.is_empty(),
+        program: format!("coffer {}", env!("CARGO_PKG_VERSION")),
+        summary,
+        meta: Vec::new(),
+    };
+    let snapshot_id = repo.save_snapshot(&snapshot)?;
+    Ok(BackupReport {
+        snapshot_id,
+        snapshot,
+        warnings,
+        write,
+    })
+}
+
+mod assemble_summary {
+    pub type Parts = (crate::format::snapshot::Summary, Vec<String>);
+}
+
+/// Names each source at the snapshot root and checks they exist and do not collide.
+fn plan_roots(sources: Vec<Source>) -> Result<(Vec<RootEntry>, Vec<String>)> {
+    let mut roots = Vec::new();
+    let mut paths = Vec::new();
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut claim = |name: &[u8], what: &str| -> Result<()> {
+        if names.iter().any(|n| n == name) {
+            return Err(Error::InvalidInput(format!(
+                "two sources would both be stored as {:?} at the snapshot root ({what}); back them up separately or rename one",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        names.push(name.to_vec());
+        Ok(())
+    };
+    let mut stdin_seen = false;
+    for s in sources {
+        match s {
+            Source::Path(p) => {
+                let abs = std::path::absolute(&p).map_err(|source| Error::Source {
+                    path: p.clone(),
+                    source,
+                })?;
+                std::fs::symlink_metadata(&abs).map_err(|source| Error::Source {
+                    path: p.clone(),
+                    source,
+                })?;
+                let clean: PathBuf = abs.components().collect();
+                let name = clean
+                    .file_name()
+                    .map(|n| n.as_bytes().to_vec())
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "{}: has no base name to store it under; name a folder below it",
+                            p.display()
+                        ))
+                    })?;
+                claim(&name, &clean.display().to_string())?;
+                paths.push(clean.display().to_string());
+                roots.push(RootEntry::Path { name, path: clean });
+            }
+            Source::Stdin { name, reader } => {
+                let components = stdin_components(&name, &mut stdin_seen)?;
+                claim(&components[0], &name)?;
+                paths.push(name);
+                roots.push(RootEntry::Stdin {
+                    components,
+                    source: StdinSource::Reader(reader),
+                });
+            }
+            Source::Command { name, argv } => {
+                let components = stdin_components(&name, &mut stdin_seen)?;
+                claim(&components[0], &name)?;
+                let cmd = ProducerCommand::spawn(&argv)?;
+                paths.push(name);
+                roots.push(RootEntry::Stdin {
+                    components,
+                    source: StdinSource::Command(cmd),
+                });
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::InvalidInput(
+            "nothing to back up: give paths, --stdin or --stdin-from-command".into(),
+        ));
+    }
+    Ok((roots, paths))
+}
+
+fn stdin_components(name: &str, seen: &mut bool) -> Result<Vec<Vec<u8>>> {
+    if std::mem::replace(seen, true) {
+        return Err(Error::InvalidInput("only one stdin stream per backup".into()));
+    }
+    let parts: Vec<Vec<u8>> = name
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    if parts.is_empty() || parts.iter().any(|p| !crate::format::tree::is_safe_name(p)) {
+        return Err(Error::InvalidInput(format!(
+            "stdin name {name:?} is not a relative path like db/erp.dump"
+        )));
+    }
+    Ok(parts)
+}
+
+fn choose_parent(
+    repo: &Repository,
+    opts: &BackupOptions,
+    paths: &[String],
+) -> Result<Option<SnapshotId>> {
+    match &opts.parent {
+        ParentChoice::None => Ok(None),
+        ParentChoice::Id(id) => Ok(Some(*id)),
+        ParentChoice::Auto => {
+            let mut want = paths.to_vec();
+            want.sort();
+            let snaps = repo.snapshots()?;
+            Ok(snaps
+                .iter()
+                .rev()
+                .find(|s| {
+                    let mut p = s.snapshot.paths.clone();
+                    p.sort();
+                    s.snapshot.host == opts.host && p == want
+                })
+                .map(|s| s.id))
+        }
+    }
+}
+
+fn current_uid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
+}
+
+fn current_gid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
+}

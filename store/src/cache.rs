@@ -1,0 +1,293 @@
+//! The local chunk-index cache: blob id -> (pack, offset, length) in RocksDB.
+//!
+//! Disposable by design: it is a copy of the repository's index files, rebuilt
+//! from them when missing or stale, so deleting it changes nothing but time.
+//! RocksDB keeps memory bounded however many blobs the repository holds (an
+//! in-memory map of a ten-year repository would not fit in a CronJob's limits).
+//!
+//! Keys: `b` + blob id -> location (49 bytes), `i` + index id -> empty (which
+//! index files are ingested). A repository index file that the cache knows but
+//! the repository no longer has (prune rewrote it) makes the cache rebuild.
+
+use crate::backend::Backend;
+use crate::codec;
+use crate::crypto::{Domain, MasterKey};
+use crate::error::{CacheError, Error, Result};
+use crate::format::index::IndexFile;
+use crate::format::layout;
+use crate::format::pack::{BlobEntry, BlobKind};
+use crate::id::{BlobId, IndexId, PackId};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+const BLOB_PREFIX: u8 = b'b';
+const INDEX_PREFIX: u8 = b'i';
+const LOCATION_LEN: usize = 32 + 1 + 8 + 4 + 4;
+
+/// Where a blob is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub pack: PackId,
+    pub kind: BlobKind,
+    pub offset: u64,
+    pub length: u32,
+    pub raw_length: u32,
+}
+
+impl BlobLocation {
+    pub fn of(pack: PackId, e: &BlobEntry) -> Self {
+        Self {
+            pack,
+            kind: e.kind,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        }
+    }
+
+    fn encode(&self) -> [u8; LOCATION_LEN] {
+        let mut v = [0u8; LOCATION_LEN];
+        v[..32].copy_from_slice(&self.pack.0);
+        v[32] = match self.kind {
+            BlobKind::Data => 0,
+            BlobKind::Tree => 1,
+        };
+        v[33..41].copy_from_slice(&self.offset.to_le_bytes());
+        v[41..45].copy_from_slice(&self.length.to_le_bytes());
+        v[45..49].copy_from_slice(&self.raw_length.to_le_bytes());
+        v
+    }
+
+    fn decode(v: &[u8]) -> Option<Self> {
+        if v.len() != LOCATION_LEN {
+            return None;
+        }
+        let mut pack = [0u8; 32];
+        pack.copy_from_slice(&v[..32]);
+        let kind = match v[32] {
+            0 => BlobKind::Data,
+            1 => BlobKind::Tree,
+            _ => return None,
+        };
+        Some(Self {
+            pack: PackId(pack),
+            kind,
+            offset: u64::from_le_bytes(v[33..41].try_into().ok()?),
+            length: u32::from_le_bytes(v[41..45].try_into().ok()?),
+            raw_length: u32::from_le_bytes(v[45..49].try_into().ok()?),
+        })
+    }
+}
+
+/// What a sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub index_files_added: usize,
+    pub rebuilt: bool,
+}
+
+pub struct IndexCache {
+    db: rocksdb::DB,
+    path: PathBuf,
+    /// Keeps a private fallback cache folder alive as long as the cache.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for IndexCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IndexCache({})", self.path.display())
+    }
+}
+
+impl IndexCache {
+    /// Opens (or creates) the cache at `path`. When another coffer process
+    /// holds that cache (RocksDB allows one writer), a private temporary cache
+    /// is used instead: slower to fill, never wrong.
+    pub fn open(path: &Path) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| cache_err(path, e.into()))?;
+        match rocksdb::DB::open(&db_options(), path) {
+            Ok(db) => Ok(Self {
+                db,
+                path: path.to_path_buf(),
+                _temp: None,
+            }),
+            Err(e) if e.to_string().contains("lock") => Self::temporary(),
+            Err(e) => Err(cache_err(path, e.into())),
+        }
+    }
+
+    /// A cache in a fresh temporary folder, removed when dropped.
+    pub fn temporary() -> Result<Self> {
+        let temp = tempfile::Builder::new()
+            .prefix("coffer-cache-")
+            .tempdir().map_err(|e| cache_err(Path::new("(temp)"), e.into()))?;
+        let path = temp.path().to_path_buf();
+        let db = rocksdb::DB::open(&db_options(), &path).map_err(|e| cache_err(&path, e.into()))?;
+        Ok(Self {
+            db,
+            path,
+            _temp: Some(temp),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl Into<CacheError>) -> Error {
+        cache_err(&self.path, e.into())
+    }
+
+    pub fn lookup(&self, id: &BlobId) -> Result<Option<BlobLocation>> {
+        let v = self.db.get_pinned(blob_key(id)).map_err(|e| self.err(e))?;
+        match v {
+            None => Ok(None),
+            Some(v) => BlobLocation::decode(&v)
+                .map(Some)
+                .ok_or_else(|| self.err(CacheError::Record(format!("blob {}", id.short())))),
+        }
+    }
+
+    pub fn contains(&self, id: &BlobId) -> Result<bool> {
+        Ok(self.lookup(id)?.is_some())
+    }
+
+    /// Index files already ingested.
+    pub fn known_index_files(&self) -> Result<HashSet<IndexId>> {
+        let mut out = HashSet::new();
+        let iter = self.db.prefix_iterator([INDEX_PREFIX]);
+        for item in iter {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            if k.first() != Some(&INDEX_PREFIX) {
+                break;
+            }
+            if let Ok(id) = <[u8; 32]>::try_from(&k[1..]) {
+                out.insert(IndexId(id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records one index file's entries, atomically with its marker.
+    pub fn ingest(&self, id: &IndexId, index: &IndexFile) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        for p in &index.packs {
+            for b in &p.blobs {
+                batch.put(blob_key(&b.id), BlobLocation::of(p.pack, b).encode());
+            }
+        }
+        let mut k = vec![INDEX_PREFIX];
+        k.extend_from_slice(&id.0);
+        batch.put(k, []);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    fn clear(&self) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete_range(&[0u8][..], &[0xffu8; 40][..]);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Brings the cache up to date with the repository's `index/` folder:
+    /// downloads only index files it has not seen; rebuilds when one it knows
+    /// has gone. Never reads packs.
+    pub fn sync(&self, backend: &Backend, key: &MasterKey) -> Result<SyncReport> {
+        let listed: HashSet<IndexId> = backend
+            .list(layout::INDEX)?
+            .into_iter()
+            .filter_map(|(name, _)| layout::id_from_name(&name).map(IndexId))
+            .collect();
+        let mut known = self.known_index_files()?;
+        let mut report = SyncReport::default();
+        if !known.is_subset(&listed) {
+            self.clear()?;
+            known.clear();
+            report.rebuilt = true;
+        }
+        let missing: Vec<IndexId> = listed.difference(&known).copied().collect();
+        let store = backend.store();
+        // Fetch concurrently, ingest as they arrive.
+        let fetched = backend.block_on(async {
+            use futures::StreamExt;
+            futures::stream::iter(missing.into_iter().map(|id| {
+                let store = std::sync::Arc::clone(&store);
+                async move {
+                    let name = layout::index(&id);
+                    let path = object_store::path::Path::from(name.as_str());
+                    let r = async {
+                        use object_store::ObjectStoreExt;
+                        store.get(&path).await?.bytes().await
+                    }
+                    .await;
+                    (id, name, r)
+                }
+            }))
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await
+        });
+        for (id, name, r) in fetched {
+            let bytes = r.map_err(|e| Error::backend(&name, e))?;
+            let index = open_index(key, &name, &bytes)?;
+            self.ingest(&id, &index)?;
+            report.index_files_added += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// Decrypts and decodes an index file.
+pub fn open_index(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<IndexFile> {
+    let plain = key
+        .open(Domain::Index, bytes)
+        .map_err(|e| Error::corrupt(name, e.to_string()))?;
+    codec::decode(&plain).map_err(|e| Error::corrupt(name, e.to_string()))
+}
+
+fn blob_key(id: &BlobId) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = BLOB_PREFIX;
+    k[1..].copy_from_slice(&id.0);
+    k
+}
+
+fn cache_err(path: &Path, source: CacheError) -> Error {
+    Error::Cache {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Bounded memory: a small block cache and write buffer, whatever the size.
+fn db_options() -> rocksdb::Options {
+    let mut o = rocksdb::Options::default();
+    o.create_if_missing(true);
+    o.set_write_buffer_size(16 << 20);
+    o.set_max_write_buffer_number(2);
+    o.set_max_open_files(256);
+    o.set_keep_log_file_num(2);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(32 << 20));
+    table.set_bloom_filter(10.0, false);
+    o.set_block_based_table_factory(&table);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn location_round_trip() {
+        let l = BlobLocation {
+            pack: PackId([3; 32]),
+            kind: BlobKind::Tree,
+            offset: 1 << 40,
+            length: 77,
+            raw_length: 99,
+        };
+        assert_eq!(BlobLocation::decode(&l.encode()), Some(l));
+        assert_eq!(BlobLocation::decode(&[0; 3]), None);
+    }
+}

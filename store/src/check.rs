@@ -1,0 +1,285 @@
+//! `check`: is every snapshot restorable? Findings are data, not errors: the
+//! binary picks the exit code from their severity.
+//!
+//! Structure check (always): every snapshot decodes, every tree it reaches
+//! decodes, every blob it references is in the index, every indexed pack
+//! exists with the recorded size. `read_data`: every pack is downloaded,
+//! its name checked against its hash, its trailer against the index, and
+//! every blob opened and verified against its id.
+
+use crate::cache;
+use crate::codec;
+use crate::crypto::Domain;
+use crate::error::{Error, Result};
+use crate::format::index::IndexedPack;
+use crate::format::layout;
+use crate::format::pack::{self, PackTrailer};
+use crate::format::tree::{Content, NodeKind, TreeBlob};
+use crate::id::{BlobId, IndexId, PackId, SnapshotId, content_hash};
+use crate::progress::Progress;
+use crate::repo::Repository;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing, nothing at risk (e.g. unreferenced packs awaiting prune).
+    Info,
+    /// Data that a snapshot needs is missing or damaged.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The object concerned: `pack <id>`, `snapshot <id>`, `index <id>`, ...
+    pub object: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CheckReport {
+    pub snapshots: usize,
+    pub index_files: usize,
+    pub packs: usize,
+    pub trees_checked: usize,
+    pub blobs_verified: u64,
+    pub packs_read: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    fn error(&mut self, object: impl Into<String>, message: impl Into<String>) {
+        self.findings.push(Finding {
+            severity: Severity::Error,
+            object: object.into(),
+            message: message.into(),
+        });
+    }
+
+    fn info(&mut self, object: impl Into<String>, message: impl Into<String>) {
+        self.findings.push(Finding {
+            severity: Severity::Info,
+            object: object.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub struct CheckOptions {
+    pub read_data: bool,
+}
+
+pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    progress.phase("check index", None);
+
+    // Index files, read directly (the cache may be what is wrong).
+    let mut indexed: HashMap<PackId, IndexedPack> = HashMap::new();
+    let mut blob_home: HashMap<BlobId, PackId> = HashMap::new();
+    for (name, _) in repo.backend().list(layout::INDEX)? {
+        report.index_files += 1;
+        let Some(bytes) = repo.backend().get(&name)? else { continue };
+        match cache::open_index(repo.key(), &name, &bytes) {
+            Ok(idx) => {
+                if layout::id_from_name(&name).map(IndexId) != Some(IndexId(content_hash(&bytes))) {
+                    report.error(&name, "content does not match its name");
+                }
+                for p in idx.packs {
+                    for b in &p.blobs {
+                        blob_home.insert(b.id, p.pack);
+                    }
+                    indexed.insert(p.pack, p);
+                }
+            }
+            Err(e) => report.error(&name, e.to_string()),
+        }
+    }
+
+    // Packs present.
+    let mut present: HashMap<PackId, u64> = HashMap::new();
+    for (name, size) in repo.backend().list(layout::DATA)? {
+        match layout::id_from_name(&name) {
+            Some(id) => {
+                present.insert(PackId(id), size);
+            }
+            None => report.info(&name, "stray object in data/ (not a pack name)"),
+        }
+    }
+    report.packs = present.len();
+    for (id, p) in &indexed {
+        match present.get(id) {
+            None => report.error(format!("pack {id}"), "listed in the index but missing"),
+            Some(&size) if size != p.pack_length => report.error(
+                format!("pack {id}"),
+                format!("is {size} bytes, the index says {}", p.pack_length),
+            ),
+            Some(_) => {}
+        }
+    }
+    let unindexed = present.keys().filter(|id| !indexed.contains_key(id)).count();
+    if unindexed > 0 {
+        report.info(
+            "data/",
+            format!("{unindexed} pack(s) in no index (left by an interrupted backup; prune removes them)"),
+        );
+    }
+
+    // Snapshots and the trees they reach.
+    progress.phase("check snapshots", None);
+    let mut seen_trees: HashSet<BlobId> = HashSet::new();
+    let snaps = snapshot_objects(repo, &mut report)?;
+    report.snapshots = snaps.len();
+    for (sid, root) in snaps {
+        let mut missing = 0u64;
+        walk_tree(repo, &root, &blob_home, &mut seen_trees, &mut missing, &mut report, &sid);
+        if missing > 0 {
+            report.error(
+                format!("snapshot {sid}"),
+                format!("{missing} referenced blob(s) missing from the index: not fully restorable"),
+            );
+        }
+    }
+    report.trees_checked = seen_trees.len();
+
+    if opts.read_data {
+        progress.phase("read data", None);
+        let mut ids: Vec<&PackId> = present.keys().collect();
+        ids.sort();
+        for id in ids {
+            read_pack(repo, id, indexed.get(id), &mut report, progress);
+        }
+    }
+    Ok(report)
+}
+
+fn snapshot_objects(repo: &Repository, report: &mut CheckReport) -> Result<Vec<(SnapshotId, BlobId)>> {
+    let mut out = Vec::new();
+    for (name, _) in repo.backend().list(layout::SNAPSHOTS)? {
+        let Some(id) = layout::id_from_name(&name).map(SnapshotId) else {
+            report.error(&name, "not a snapshot id");
+            continue;
+        };
+        match repo.load_snapshot(&id) {
+            Ok(s) => out.push((id, s.root)),
+            Err(Error::SnapshotNotFound(_)) => {}
+            Err(e) => report.error(format!("snapshot {id}"), e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+fn walk_tree(
+    repo: &Repository,
+    id: &BlobId,
+    home: &HashMap<BlobId, PackId>,
+    seen: &mut HashSet<BlobId>,
+    missing: &mut u64,
+    report: &mut CheckReport,
+    sid: &SnapshotId,
+) {
+    if !seen.insert(*id) {
+        return;
+    }
+    if !home.contains_key(id) {
+        *missing += 1;
+        return;
+    }
+    let tree = match repo.read_tree(id) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error(format!("tree {id}"), format!("in snapshot {}: {e}", sid.short()));
+            return;
+        }
+    };
+    let mut children: Vec<BlobId> = Vec::new();
+    match &*tree {
+        TreeBlob::DirLeaf(nodes) => {
+            for n in nodes {
+                match &n.kind {
+                    NodeKind::Dir { tree } => children.push(*tree),
+                    NodeKind::File { content: Content::List(root) } => children.push(*root),
+                    NodeKind::File { content: Content::Inline(refs) } => {
+                        *missing += refs.iter().filter(|r| !home.contains_key(&r.id)).count() as u64;
+                    }
+                    NodeKind::Symlink { .. } => {}
+                }
+            }
+        }
+        TreeBlob::DirInner(refs) => children.extend(refs.iter().map(|r| r.blob)),
+        TreeBlob::ContentLeaf(refs) => {
+            *missing += refs.iter().filter(|r| !home.contains_key(&r.id)).count() as u64;
+        }
+        TreeBlob::ContentInner(refs) => children.extend(refs.iter().map(|r| r.blob)),
+    }
+    for c in children {
+        walk_tree(repo, &c, home, seen, missing, report, sid);
+    }
+}
+
+/// Downloads one pack and verifies everything in it.
+fn read_pack(
+    repo: &Repository,
+    id: &PackId,
+    indexed: Option<&IndexedPack>,
+    report: &mut CheckReport,
+    progress: &dyn Progress,
+) {
+    let object = format!("pack {id}");
+    let name = layout::pack(id);
+    let bytes = match repo.backend().get(&name) {
+        Ok(Some(b)) => b,
+        Ok(None) => return,
+        Err(e) => {
+            report.error(&object, e.to_string());
+            return;
+        }
+    };
+    progress.bytes(bytes.len() as u64);
+    report.packs_read += 1;
+    if content_hash(&bytes) != id.0 {
+        report.error(&object, "content does not match its name (damaged)");
+    }
+    let len = bytes.len() as u64;
+    let footer = &bytes[bytes.len().saturating_sub(pack::FOOTER_LEN)..];
+    let trailer = pack::trailer_range(len, footer).and_then(|r| {
+        let sealed = &bytes[usize::try_from(r.start).unwrap_or(0)..usize::try_from(r.end).unwrap_or(0)];
+        let plain = repo
+            .key()
+            .open(Domain::PackTrailer, sealed)
+            .map_err(|e| format!("trailer: {e}"))?;
+        codec::decode::<PackTrailer>(&plain).map_err(|e| format!("trailer: {e}"))
+    });
+    let trailer = match trailer {
+        Ok(t) => t,
+        Err(e) => {
+            report.error(&object, e);
+            return;
+        }
+    };
+    if let Some(ix) = indexed {
+        if ix.blobs != trailer.blobs {
+            report.error(&object, "trailer and index disagree about the pack's blobs");
+        }
+    }
+    let mut bad = 0usize;
+    for b in &trailer.blobs {
+        let loc = cache::BlobLocation::of(*id, b);
+        let start = usize::try_from(b.offset).unwrap_or(usize::MAX);
+        let Some(sealed) = bytes.get(start..start.saturating_add(b.length as usize)) else {
+            bad += 1;
+            continue;
+        };
+        match repo.open_blob(&b.id, &loc, sealed) {
+            Ok(_) => report.blobs_verified += 1,
+            Err(_) => bad += 1,
+        }
+    }
+    if bad > 0 {
+        report.error(&object, format!("{bad} blob(s) damaged"));
+    }
+}

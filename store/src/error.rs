@@ -1,0 +1,118 @@
+//! The one error type of the store. Messages are lowercase, name the object they
+//! concern and do not repeat their source: the binary prints the chain once.
+
+use std::path::PathBuf;
+
+/// Result alias for the store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in a form the caller can act on (exit codes, hints).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("no repository at {location}")]
+    RepositoryNotFound { location: String },
+
+    #[error("{location} is not a coffer repository: {reason}")]
+    NotARepository { location: String, reason: String },
+
+    #[error("a repository already exists at {location}")]
+    AlreadyExists { location: String },
+
+    #[error(
+        "repository format version {found} is not supported by this build of coffer (it reads version {supported})"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+
+    #[error("wrong password: none of the repository's {key_files} key file(s) opens with it")]
+    WrongPassword { key_files: usize },
+
+    #[error("corrupt {object}: {reason}")]
+    Corrupt { object: String, reason: String },
+
+    #[error("storage request failed for {object}")]
+    Backend {
+        object: String,
+        #[source]
+        source: object_store::Error,
+    },
+
+    #[error("local index cache at {}", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: CacheError,
+    },
+
+    #[error("cannot read {}", path.display())]
+    Source {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{what} failed ({status}); no snapshot was written{}", tail_suffix(stderr_tail))]
+    CommandFailed {
+        what: String,
+        status: String,
+        stderr_tail: String,
+    },
+
+    #[error("cannot write {}", path.display())]
+    Target {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("no snapshot matches {0}")]
+    SnapshotNotFound(String),
+
+    #[error("snapshot id prefix {0} is ambiguous: give more digits")]
+    AmbiguousSnapshot(String),
+
+    #[error("{path} not found in snapshot {snapshot}")]
+    PathNotFound { path: String, snapshot: String },
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("writing the output stream")]
+    Output(#[source] std::io::Error),
+}
+
+/// The cache's own failures, kept apart so the binary can say the cache is disposable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    #[error(transparent)]
+    Db(#[from] rocksdb::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("unreadable cache record: {0}")]
+    Record(String),
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; its last error output:\n{}", tail.trim_end())
+    }
+}
+
+impl Error {
+    pub(crate) fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            object: object.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn backend(object: impl Into<String>, source: object_store::Error) -> Self {
+        Error::Backend {
+            object: object.into(),
+            source,
+        }
+    }
+}

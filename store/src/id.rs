@@ -1,0 +1,83 @@
+//! Typed 32-byte identifiers, one newtype per kind so a pack id can never be
+//! passed where a blob id is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! define_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// Lowercase hex, the form used in object names and on screen.
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+
+            /// The first 8 hex digits: enough to name an object to a person.
+            pub fn short(&self) -> String {
+                hex::encode(&self.0[..4])
+            }
+
+            /// Parses 64 hex digits.
+            pub fn from_hex(s: &str) -> Option<Self> {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s, &mut out).ok()?;
+                Some(Self(out))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.short())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+    };
+}
+
+define_id!(
+    /// A blob (data chunk or tree node): keyed BLAKE3 of its plaintext.
+    BlobId
+);
+define_id!(
+    /// A pack file: plain BLAKE3 of its stored bytes, so `check` can verify it unkeyed.
+    PackId
+);
+define_id!(
+    /// An index file: plain BLAKE3 of its stored bytes.
+    IndexId
+);
+define_id!(
+    /// A snapshot manifest: plain BLAKE3 of its stored bytes.
+    SnapshotId
+);
+define_id!(
+    /// A key file: random.
+    KeyId
+);
+
+/// Unkeyed BLAKE3 of stored bytes: names for content-addressed objects.
+pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_short_form() {
+        let id = PackId([0xab; 32]);
+        assert_eq!(PackId::from_hex(&id.to_hex()), Some(id));
+        assert_eq!(id.short(), "abababab");
+        assert_eq!(PackId::from_hex("abc"), None);
+    }
+}

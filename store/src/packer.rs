@@ -1,0 +1,213 @@
+//! Writes blobs into packs, uploads packs in the background, and commits
+//! index files: the write side of the repository.
+//!
+//! Ordering (FORMAT.md, "Write ordering"): a pack is uploaded before any index
+//! file lists it, and an index file is stored before any snapshot needs it.
+//! Blobs added in this run are remembered in `session` until an index file
+//! listing them is stored and ingested in the cache; the set is flushed every
+//! [`INDEX_FLUSH_BLOBS`] blobs, so memory stays bounded on a 50 GB dump.
+
+use crate::backend::put_new_async;
+use crate::codec;
+use crate::crypto::Domain;
+use crate::error::Result;
+use crate::format::index::{IndexFile, IndexedPack};
+use crate::format::layout;
+use crate::format::pack::{self, BlobEntry, BlobKind, PackTrailer};
+use crate::id::{BlobId, IndexId, PackId, content_hash};
+use crate::repo::Repository;
+use bytes::Bytes;
+use std::collections::{HashSet, VecDeque};
+use tokio::task::JoinHandle;
+
+/// Blobs per index file written during a long backup.
+pub const INDEX_FLUSH_BLOBS: usize = 100_000;
+
+/// Running totals of what a writer stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub blobs_added: u64,
+    /// Sealed bytes of the added blobs.
+    pub bytes_added: u64,
+    pub packs_written: u64,
+    /// Pack trailers, footers and index files.
+    pub overhead_bytes: u64,
+}
+
+type Upload = JoinHandle<Result<IndexedPack>>;
+
+pub struct PackWriter<'r> {
+    repo: &'r Repository,
+    buf: Vec<u8>,
+    entries: Vec<BlobEntry>,
+    uploads: VecDeque<Upload>,
+    max_uploads: usize,
+    uploaded: Vec<IndexedPack>,
+    session: HashSet<BlobId>,
+    indexes: Vec<IndexId>,
+    stats: WriteStats,
+}
+
+impl<'r> PackWriter<'r> {
+    pub fn new(repo: &'r Repository, max_uploads: usize) -> Self {
+        Self {
+            repo,
+            buf: Vec::new(),
+            entries: Vec::new(),
+            uploads: VecDeque::new(),
+            max_uploads: max_uploads.max(1),
+            uploaded: Vec::new(),
+            session: HashSet::new(),
+            indexes: Vec::new(),
+            stats: WriteStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> WriteStats {
+        self.stats
+    }
+
+    /// The keyed hash used for blob ids (and for tree piece boundaries).
+    pub fn id_key(&self) -> &coffer_chunker::ChunkIdKey {
+        self.repo.key().chunk_ids()
+    }
+
+    /// Is the blob already stored, or written by this run?
+    pub fn is_known(&self, id: &BlobId) -> Result<bool> {
+        Ok(self.session.contains(id) || self.repo.index()?.contains(id)?)
+    }
+
+    /// Adds a sealed blob. The caller has checked [`Self::is_known`].
+    pub fn add(&mut self, id: BlobId, kind: BlobKind, sealed: &[u8], raw_length: u32) -> Result<()> {
+        if !self.session.insert(id) {
+            return Ok(());
+        }
+        let length = u32::try_from(sealed.len()).unwrap_or(u32::MAX);
+        self.entries.push(BlobEntry {
+            id,
+            kind,
+            offset: self.buf.len() as u64,
+            length,
+            raw_length,
+        });
+        self.buf.extend_from_slice(sealed);
+        self.stats.blobs_added += 1;
+        self.stats.bytes_added += u64::from(length);
+        if self.buf.len() >= self.repo.config().pack_target_size as usize {
+            self.close_pack()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes, and stores unless known, a data blob. Returns its id.
+    pub fn add_data(&mut self, data: &[u8]) -> Result<BlobId> {
+        let id = BlobId(self.repo.key().chunk_ids().id(data));
+        if !self.is_known(&id)? {
+            let sealed = seal_blob(self.repo, data);
+            self.add(id, BlobKind::Data, &sealed, raw_len(data))?;
+        }
+        Ok(id)
+    }
+
+    /// Encodes, and stores unless known, a tree blob. Returns its id.
+    pub fn add_tree(&mut self, tree: &crate::format::tree::TreeBlob) -> Result<BlobId> {
+        let bytes = codec::encode(tree);
+        let id = BlobId(self.repo.key().chunk_ids().id(&bytes));
+        if !self.is_known(&id)? {
+            let sealed = seal_blob(self.repo, &bytes);
+            self.add(id, BlobKind::Tree, &sealed, raw_len(&bytes))?;
+        }
+        Ok(id)
+    }
+
+    /// Seals the trailer onto the current pack and starts its upload.
+    fn close_pack(&mut self) -> Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let blobs = std::mem::take(&mut self.entries);
+        let trailer = self.repo.key().seal(
+            Domain::PackTrailer,
+            &codec::encode(&PackTrailer {
+                blobs: blobs.clone(),
+            }),
+        );
+        buf.extend_from_slice(&trailer);
+        buf.extend_from_slice(&pack::footer(trailer.len()));
+        self.stats.overhead_bytes += (trailer.len() + pack::FOOTER_LEN) as u64;
+        self.stats.packs_written += 1;
+        let id = PackId(content_hash(&buf));
+        let pack_length = buf.len() as u64;
+        let store = self.repo.backend().store();
+        let name = layout::pack(&id);
+        while self.uploads.len() >= self.max_uploads {
+            self.reap_one()?;
+        }
+        let handle = self.repo.backend().spawn(async move {
+            put_new_async(store, name, Bytes::from(buf)).await?;
+            Ok(IndexedPack {
+                pack: id,
+                pack_length,
+                blobs,
+            })
+        });
+        self.uploads.push_back(handle);
+        Ok(())
+    }
+
+    fn reap_one(&mut self) -> Result<()> {
+        if let Some(h) = self.uploads.pop_front() {
+            let packed = self
+                .repo
+                .backend()
+                .block_on(h)
+                .unwrap_or_else(|e| panic!("pack upload task failed: {e}"))?;
+            self.uploaded.push(packed);
+            if self.uploaded.iter().map(|p| p.blobs.len()).sum::<usize>() >= INDEX_FLUSH_BLOBS {
+                self.write_index()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores an index file for the packs uploaded so far and lets the cache know.
+    fn write_index(&mut self) -> Result<()> {
+        if self.uploaded.is_empty() {
+            return Ok(());
+        }
+        let index = IndexFile {
+            packs: std::mem::take(&mut self.uploaded),
+        };
+        let id = self.repo.save_index(&index)?;
+        self.repo.index()?.ingest(&id, &index)?;
+        for p in &index.packs {
+            for b in &p.blobs {
+                self.session.remove(&b.id);
+            }
+        }
+        self.indexes.push(id);
+        Ok(())
+    }
+
+    /// Closes the last pack, waits for every upload and stores the index.
+    /// Only after this returns may a snapshot refer to the blobs.
+    pub fn finish(mut self) -> Result<(Vec<IndexId>, WriteStats)> {
+        self.close_pack()?;
+        while !self.uploads.is_empty() {
+            self.reap_one()?;
+        }
+        self.write_index()?;
+        Ok((self.indexes, self.stats))
+    }
+}
+
+/// Compression framing + sealing of one blob's plaintext.
+pub fn seal_blob(repo: &Repository, data: &[u8]) -> Vec<u8> {
+    let framed = crate::compress::encode_blob(data, repo.config().zstd_level);
+    repo.key().seal(Domain::Blob, &framed)
+}
+
+pub fn raw_len(data: &[u8]) -> u32 {
+    u32::try_from(data.len()).unwrap_or(u32::MAX)
+}

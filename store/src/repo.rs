@@ -1,0 +1,401 @@
+//! An open repository: backend, master key, config, and the index cache.
+
+use crate::backend::{Backend, PutOutcome};
+use crate::cache::{BlobLocation, IndexCache, SyncReport};
+use crate::codec;
+use crate::compress;
+use crate::crypto::{self, Domain, KdfParams, MasterKey};
+use crate::error::{Error, Result};
+use crate::format::config::{self, ChunkerRecord, Config};
+use crate::format::index::IndexFile;
+use crate::format::key::{self, KeyFile};
+use crate::format::snapshot::{Snapshot, SnapshotEntry};
+use crate::format::tree::TreeBlob;
+use crate::format::{FORMAT_VERSION, layout};
+use crate::id::{BlobId, IndexId, KeyId, SnapshotId, content_hash};
+use bytes::Bytes;
+use coffer_chunker::ChunkerParams;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
+
+/// Settings chosen at `init`.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    pub chunker: Option<ChunkerParams>,
+    pub pack_target_size: u32,
+    pub zstd_level: i32,
+    pub kdf: KdfParams,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            chunker: None,
+            pack_target_size: DEFAULT_PACK_SIZE,
+            zstd_level: 3,
+            kdf: KdfParams::DEFAULT,
+        }
+    }
+}
+
+/// 16 MiB: large enough that a bucket holds few objects (requests cost money),
+/// small enough that a backup's in-flight packs stay well inside 128 MiB of RAM.
+pub const DEFAULT_PACK_SIZE: u32 = 16 << 20;
+
+/// Where the index cache lives.
+#[derive(Clone, Debug)]
+pub enum CacheLocation {
+    /// `<dir>/<repository id>/`.
+    Dir(PathBuf),
+    /// A private temporary cache, dropped with the repository.
+    Temporary,
+}
+
+pub struct Repository {
+    backend: Backend,
+    key: MasterKey,
+    config: Config,
+    cache_location: CacheLocation,
+    cache: OnceLock<IndexCache>,
+    trees: Mutex<HashMap<BlobId, std::sync::Arc<TreeBlob>>>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repository({})", self.backend.location())
+    }
+}
+
+const TREE_CACHE_ENTRIES: usize = 4096;
+
+impl Repository {
+    /// Creates a repository in an empty location.
+    pub fn init(
+        backend: Backend,
+        password: &[u8],
+        opts: &InitOptions,
+        now: SystemTime,
+        cache: CacheLocation,
+    ) -> Result<Self> {
+        if backend.get(layout::CONFIG)?.is_some() {
+            return Err(Error::AlreadyExists {
+                location: backend.location().to_string(),
+            });
+        }
+        let key = MasterKey::generate();
+        let chunker = opts
+            .chunker
+            .unwrap_or_else(|| ChunkerParams::with_seed(key.chunker_seed()));
+        chunker
+            .validate()
+            .map_err(|e| Error::InvalidInput(format!("chunker parameters: {e}")))?;
+        let config = Config {
+            repo_id: crypto::random_array(),
+            chunker: ChunkerRecord {
+                min_size: chunker.min_size,
+                avg_size: chunker.avg_size,
+                max_size: chunker.max_size,
+                seed: chunker.seed,
+            },
+            pack_target_size: opts.pack_target_size,
+            zstd_level: opts.zstd_level,
+            created_unix_ns: unix_ns(now),
+        };
+        // Key file first: a crash between the two leaves no config, so the
+        // folder is not mistaken for a repository and `init` can run again.
+        write_key_file(&backend, &key, password, opts.kdf, now)?;
+        let sealed = key.seal(Domain::Config, &codec::encode(&config));
+        match backend.put_new(layout::CONFIG, Bytes::from(config::frame(&sealed)))? {
+            PutOutcome::Created => {}
+            PutOutcome::AlreadyExisted => {
+                return Err(Error::AlreadyExists {
+                    location: backend.location().to_string(),
+                });
+            }
+        }
+        Ok(Self::assemble(backend, key, config, cache))
+    }
+
+    /// Opens an existing repository with a password.
+    pub fn open(backend: Backend, password: &[u8], cache: CacheLocation) -> Result<Self> {
+        let location = backend.location().to_string();
+        let raw = backend.get(layout::CONFIG)?.ok_or_else(|| Error::NotARepository {
+            location: location.clone(),
+            reason: "it has no config object".into(),
+        })?;
+        let (version, sealed) = config::unframe(&raw).map_err(|reason| Error::NotARepository {
+            location: location.clone(),
+            reason: format!("its config object is not coffer's ({reason})"),
+        })?;
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let key = unlock(&backend, password)?;
+        let plain = key
+            .open(Domain::Config, sealed)
+            .map_err(|e| Error::corrupt("config", e.to_string()))?;
+        let config: Config =
+            codec::decode(&plain).map_err(|e| Error::corrupt("config", e.to_string()))?;
+        Ok(Self::assemble(backend, key, config, cache))
+    }
+
+    fn assemble(backend: Backend, key: MasterKey, config: Config, cache: CacheLocation) -> Self {
+        Self {
+            backend,
+            key,
+            config,
+            cache_location: cache,
+            cache: OnceLock::new(),
+            trees: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn repo_id_hex(&self) -> String {
+        hex::encode(self.config.repo_id)
+    }
+
+    pub fn chunker_params(&self) -> ChunkerParams {
+        let c = self.config.chunker;
+        ChunkerParams {
+            min_size: c.min_size,
+            avg_size: c.avg_size,
+            max_size: c.max_size,
+            seed: c.seed,
+        }
+    }
+
+    /// The index cache, brought up to date with the repository on first use.
+    pub fn index(&self) -> Result<&IndexCache> {
+        if let Some(c) = self.cache.get() {
+            return Ok(c);
+        }
+        let cache = match &self.cache_location {
+            CacheLocation::Dir(dir) => IndexCache::open(&dir.join(self.repo_id_hex()))?,
+            CacheLocation::Temporary => IndexCache::temporary()?,
+        };
+        cache.sync(&self.backend, &self.key)?;
+        Ok(self.cache.get_or_init(|| cache))
+    }
+
+    /// Re-reads the repository's index files into the cache.
+    pub fn resync_index(&self) -> Result<SyncReport> {
+        self.index()?.sync(&self.backend, &self.key)
+    }
+
+    pub fn lookup(&self, id: &BlobId) -> Result<BlobLocation> {
+        self.index()?
+            .lookup(id)?
+            .ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in any index file"))
+    }
+
+    /// Opens a sealed blob read from its pack and checks it is the blob asked for.
+    pub fn open_blob(&self, id: &BlobId, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
+        let object = || format!("blob {} in pack {}", id.short(), loc.pack.short());
+        let framed = self
+            .key
+            .open(Domain::Blob, sealed)
+            .map_err(|e| Error::corrupt(object(), e.to_string()))?;
+        let data = compress::decode_blob(&framed, loc.raw_length as usize)
+            .map_err(|e| Error::corrupt(object(), e))?;
+        if self.key.chunk_ids().id(&data) != id.0 {
+            return Err(Error::corrupt(object(), "content does not match its id"));
+        }
+        Ok(data)
+    }
+
+    /// Reads one blob with a ranged read of its pack.
+    pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
+        let loc = self.lookup(id)?;
+        let sealed = self.backend.get_range(
+            &layout::pack(&loc.pack),
+            loc.offset..loc.offset + u64::from(loc.length),
+        )?;
+        self.open_blob(id, &loc, &sealed)
+    }
+
+    /// Reads and decodes a tree blob, memoised (trees are shared between snapshots).
+    pub fn read_tree(&self, id: &BlobId) -> Result<std::sync::Arc<TreeBlob>> {
+        if let Some(t) = self.trees_lock().get(id) {
+            return Ok(std::sync::Arc::clone(t));
+        }
+        let bytes = self.read_blob(id)?;
+        let tree: TreeBlob = codec::decode(&bytes)
+            .map_err(|e| Error::corrupt(format!("tree {}", id.short()), e.to_string()))?;
+        let tree = std::sync::Arc::new(tree);
+        let mut m = self.trees_lock();
+        if m.len() >= TREE_CACHE_ENTRIES {
+            m.clear();
+        }
+        m.insert(*id, std::sync::Arc::clone(&tree));
+        Ok(tree)
+    }
+
+    fn trees_lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, std::sync::Arc<TreeBlob>>> {
+        self.trees.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Seals, stores and returns the id of a new index file.
+    pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
+        let sealed = self.key.seal(Domain::Index, &codec::encode(index));
+        let id = IndexId(content_hash(&sealed));
+        self.backend.put_new(&layout::index(&id), Bytes::from(sealed))?;
+        Ok(id)
+    }
+
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        let sealed = self.key.seal(Domain::Snapshot, &codec::encode(snapshot));
+        let id = SnapshotId(content_hash(&sealed));
+        self.backend
+            .put_new(&layout::snapshot(&id), Bytes::from(sealed))?;
+        Ok(id)
+    }
+
+    pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let name = layout::snapshot(id);
+        let bytes = self
+            .backend
+            .get(&name)?
+            .ok_or_else(|| Error::SnapshotNotFound(id.to_hex()))?;
+        open_snapshot(&self.key, &name, &bytes)
+    }
+
+    /// Every snapshot, oldest first. Fetched concurrently.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        let names: Vec<String> = self
+            .backend
+            .list(layout::SNAPSHOTS)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let store = self.backend.store();
+        let fetched = self.backend.block_on(async {
+            use futures::StreamExt;
+            futures::stream::iter(names.into_iter().map(|name| {
+                let store = std::sync::Arc::clone(&store);
+                async move {
+                    use object_store::ObjectStoreExt;
+                    let path = object_store::path::Path::from(name.as_str());
+                    let r = match store.get(&path).await {
+                        Ok(g) => g.bytes().await,
+                        Err(e) => Err(e),
+                    };
+                    (name, r)
+                }
+            }))
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await
+        });
+        let mut out = Vec::with_capacity(fetched.len());
+        for (name, r) in fetched {
+            let bytes = match r {
+                Ok(b) => b,
+                // Forgotten between list and get: not an error.
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(Error::backend(&name, e)),
+            };
+            let id = layout::id_from_name(&name)
+                .map(SnapshotId)
+                .ok_or_else(|| Error::corrupt(&name, "object name is not an id"))?;
+            out.push(SnapshotEntry {
+                id,
+                snapshot: open_snapshot(&self.key, &name, &bytes)?,
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.snapshot.time_unix_ns, a.id).cmp(&(b.snapshot.time_unix_ns, b.id))
+        });
+        Ok(out)
+    }
+}
+
+fn open_snapshot(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<Snapshot> {
+    let plain = key
+        .open(Domain::Snapshot, bytes)
+        .map_err(|e| Error::corrupt(name, e.to_string()))?;
+    codec::decode(&plain).map_err(|e| Error::corrupt(name, e.to_string()))
+}
+
+fn write_key_file(
+    backend: &Backend,
+    key: &MasterKey,
+    password: &[u8],
+    kdf: KdfParams,
+    now: SystemTime,
+) -> Result<KeyId> {
+    let salt: [u8; 16] = crypto::random_array();
+    let wk = crypto::derive_wrapping_key(password, &salt, kdf).map_err(Error::InvalidInput)?;
+    let file = KeyFile {
+        kdf,
+        salt: salt.to_vec(),
+        wrapped_master: crypto::wrap_master(&wk, key),
+        created_unix_ns: unix_ns(now),
+        host: hostname(),
+        username: username(),
+    };
+    let id = KeyId(crypto::random_array());
+    backend.put_new(&layout::key(&id), Bytes::from(key::frame(&codec::encode(&file))))?;
+    Ok(id)
+}
+
+/// Tries the password on every key file.
+fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
+    let names = backend.list(layout::KEYS)?;
+    if names.is_empty() {
+        return Err(Error::NotARepository {
+            location: backend.location().to_string(),
+            reason: "it has no key files".into(),
+        });
+    }
+    for (name, _) in &names {
+        let Some(raw) = backend.get(name)? else { continue };
+        let (_, body) =
+            key::unframe(&raw).map_err(|r| Error::corrupt(name.as_str(), r.to_string()))?;
+        let file: KeyFile =
+            codec::decode(body).map_err(|e| Error::corrupt(name.as_str(), e.to_string()))?;
+        let wk =
+            crypto::derive_wrapping_key(password, &file.salt, file.kdf).map_err(|e| {
+                Error::corrupt(name.as_str(), e)
+            })?;
+        if let Ok(key) = crypto::unwrap_master(&wk, &file.wrapped_master) {
+            return Ok(key);
+        }
+    }
+    Err(Error::WrongPassword {
+        key_files: names.len(),
+    })
+}
+
+pub fn unix_ns(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+pub fn hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+pub fn username() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default()
+}
