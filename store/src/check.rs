@@ -121,6 +121,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
             Some(_) => {}
         }
     }
+    // A blob is only as available as its pack: one whose pack is gone counts as
+    // missing for the snapshots that need it, not just for the pack.
+    blob_home.retain(|_, pack| present.contains_key(pack));
     let unindexed = present.keys().filter(|id| !indexed.contains_key(id)).count();
     if unindexed > 0 {
         report.info(
@@ -140,7 +143,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
         if missing > 0 {
             report.error(
                 format!("snapshot {sid}"),
-                format!("{missing} referenced blob(s) missing from the index: not fully restorable"),
+                format!(
+                    "{missing} referenced blob(s) missing (in no index, or their pack is gone): not fully restorable"
+                ),
             );
         }
     }

@@ -23,7 +23,9 @@ use std::time::SystemTime;
 /// Settings chosen at `init`.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
-    pub chunker: Option<ChunkerParams>,
+    /// Average chunk size; min is a quarter, max four times. The gear seed is
+    /// derived from the new master key.
+    pub avg_chunk_size: u32,
     pub pack_target_size: u32,
     pub zstd_level: i32,
     pub kdf: KdfParams,
@@ -32,7 +34,7 @@ pub struct InitOptions {
 impl Default for InitOptions {
     fn default() -> Self {
         Self {
-            chunker: None,
+            avg_chunk_size: ChunkerParams::DEFAULT_AVG,
             pack_target_size: DEFAULT_PACK_SIZE,
             zstd_level: 3,
             kdf: KdfParams::DEFAULT,
@@ -85,9 +87,13 @@ impl Repository {
             });
         }
         let key = MasterKey::generate();
-        let chunker = opts
-            .chunker
-            .unwrap_or_else(|| ChunkerParams::with_seed(key.chunker_seed()));
+        let avg = opts.avg_chunk_size;
+        let chunker = ChunkerParams {
+            min_size: avg / 4,
+            avg_size: avg,
+            max_size: avg.saturating_mul(4),
+            seed: key.chunker_seed(),
+        };
         chunker
             .validate()
             .map_err(|e| Error::InvalidInput(format!("chunker parameters: {e}")))?;

@@ -1,0 +1,198 @@
+//! Command-line syntax. Flags follow restic's where a habit exists.
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "coffer",
+    version,
+    about = "Deduplicating, encrypted backups of ERP databases and their documents",
+    after_help = "Exit codes: 0 success, 1 error, 3 backup saved but some files could not be read, \
+10 no repository at that location, 12 wrong password, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Repository location: a folder path (or file:// URL)
+    #[arg(short = 'r', long, env = "COFFER_REPO", global = true)]
+    pub repo: Option<String>,
+
+    /// Read the password from this file (first line). Or set COFFER_PASSWORD.
+    #[arg(long, env = "COFFER_PASSWORD_FILE", global = true)]
+    pub password_file: Option<PathBuf>,
+
+    /// Run this shell command and use its output as the password
+    #[arg(long, env = "COFFER_PASSWORD_COMMAND", global = true)]
+    pub password_command: Option<String>,
+
+    /// Folder of the local index cache [default: the user cache folder]
+    #[arg(long, env = "COFFER_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Use a temporary index cache, removed at exit
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    /// Machine-readable output (one JSON document, or JSON lines for streams)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress and no informational messages
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new repository
+    Init(InitArgs),
+    /// Back up folders, files, and a dump stream into one snapshot
+    Backup(BackupArgs),
+    /// List snapshots
+    Snapshots(SnapshotsArgs),
+    /// List the files of a snapshot
+    Ls(LsArgs),
+    /// Write one file of a snapshot to standard output
+    Cat(CatArgs),
+    /// Restore a snapshot (or part of it) into a folder
+    Restore(RestoreArgs),
+    /// Verify the repository's structure, and with --read-data all stored data
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Pack size target in MiB
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub pack_size: u32,
+    /// zstd compression level for compressible data (0 stores everything raw)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub compression: i32,
+    /// Average chunk size in KiB (min = avg/4, max = avg*4). Fixed for the repository's life.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub chunk_avg_kib: u32,
+}
+
+/// Which snapshots a command considers.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only snapshots with this tag (repeat: all must match)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only snapshots of this host (repeatable)
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Files and folders to back up (each is stored under its base name)
+    pub paths: Vec<PathBuf>,
+
+    /// Back up standard input as the file --stdin-name
+    #[arg(long, conflicts_with = "stdin_from_command")]
+    pub stdin: bool,
+
+    /// Run the command given after `--` and back up its output as --stdin-name;
+    /// if it fails, no snapshot is written
+    #[arg(long)]
+    pub stdin_from_command: bool,
+
+    /// Path of the stream inside the snapshot
+    #[arg(long, default_value = "stdin")]
+    pub stdin_name: String,
+
+    /// Label the snapshot (key=value by convention; repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+
+    /// Host name recorded in the snapshot [default: this machine's]
+    #[arg(long)]
+    pub host: Option<String>,
+
+    /// Snapshot time instead of now (RFC 3339, "YYYY-MM-DD HH:MM[:SS]" or a day), for imports
+    #[arg(long)]
+    pub time: Option<String>,
+
+    /// Skip paths matching this glob (with a `/`: whole path, else base name; repeatable)
+    #[arg(short = 'e', long = "exclude")]
+    pub excludes: Vec<String>,
+
+    /// Read exclude globs from this file, one per line (# comments)
+    #[arg(long = "exclude-file")]
+    pub exclude_files: Vec<PathBuf>,
+
+    /// Compare with this snapshot to skip unchanged files [default: the latest of this host and paths]
+    #[arg(long)]
+    pub parent: Option<String>,
+
+    /// Read every file even if unchanged
+    #[arg(long)]
+    pub force: bool,
+
+    /// Pack uploads in flight at once
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub upload_concurrency: u16,
+
+    /// The producer command for --stdin-from-command (after `--`)
+    #[arg(last = true)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotsArgs {
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` also works
+    pub snapshot: String,
+    /// Folder or file inside the snapshot
+    pub path: Option<String>,
+    /// Show mode, size and modification time
+    #[arg(short, long)]
+    pub long: bool,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// `SNAPSHOT:PATH` (e.g. latest:db/erp.dump), or SNAPSHOT with PATH after it
+    pub target: String,
+    pub path: Option<String>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` restores only that subtree
+    pub snapshot: String,
+    /// Folder to restore into (created if missing)
+    #[arg(short, long)]
+    pub target: PathBuf,
+    /// Restore only paths matching this glob (repeatable), e.g. 'documents/facture/**'
+    #[arg(short, long = "include")]
+    pub includes: Vec<String>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Also download every pack and verify every blob
+    #[arg(long)]
+    pub read_data: bool,
+}

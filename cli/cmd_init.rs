@@ -1,0 +1,33 @@
+//! `coffer init`.
+
+use crate::args::{Global, InitArgs};
+use crate::{exit, open, output, password};
+use anyhow::Result;
+use coffer_store::backend::Backend;
+use coffer_store::repo::{InitOptions, Repository};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+pub fn run(g: &Global, a: InitArgs) -> Result<ExitCode> {
+    let loc = open::location(g)?;
+    let pw = password::read(g)?;
+    let backend = Backend::open(loc, true)?;
+    let opts = InitOptions {
+        avg_chunk_size: a.chunk_avg_kib * 1024,
+        pack_target_size: a.pack_size << 20,
+        zstd_level: a.compression,
+        ..Default::default()
+    };
+    let repo = Repository::init(backend, &pw.0, &opts, SystemTime::now(), open::cache(g))?;
+    if g.json {
+        output::json(&serde_json::json!({
+            "message_type": "initialized",
+            "id": repo.repo_id_hex(),
+            "repository": loc,
+        }))?;
+    } else if !g.quiet {
+        println!("created coffer repository {} at {loc}", &repo.repo_id_hex()[..8]);
+        println!("Keep the password safe: without it the backups cannot be read, by anyone.");
+    }
+    Ok(ExitCode::from(exit::OK))
+}

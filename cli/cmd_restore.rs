@@ -1,0 +1,65 @@
+//! `coffer restore`.
+
+use crate::args::{Global, RestoreArgs};
+use crate::cmd_browse::{pick, split_target};
+use crate::progress::Bar;
+use crate::{exit, open, output};
+use anyhow::{Context, Result};
+use coffer_store::restore::{self, RestoreOptions};
+use globset::{Glob, GlobSetBuilder};
+use std::process::ExitCode;
+
+pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
+    let (spec, subpath) = split_target(&a.snapshot, None);
+    let include = if a.includes.is_empty() {
+        None
+    } else {
+        let mut b = GlobSetBuilder::new();
+        for p in &a.includes {
+            b.add(Glob::new(p.trim_start_matches('/')).with_context(|| format!("include pattern {p:?}"))?);
+        }
+        Some(b.build()?)
+    };
+    let repo = open::repository(g)?;
+    let snap = pick(&repo, &spec, &a.filter)?;
+    let bar = Bar::new(g);
+    let result = restore::restore(
+        &repo,
+        &snap.snapshot.root,
+        &a.target,
+        &RestoreOptions {
+            include: include.as_ref(),
+            subpath: &subpath,
+        },
+        &bar,
+    );
+    bar.finish();
+    let report = result?;
+    if g.json {
+        output::json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": snap.id.to_hex(),
+            "files_restored": report.files,
+            "dirs_restored": report.dirs,
+            "symlinks_restored": report.symlinks,
+            "bytes_restored": report.bytes,
+            "skipped": report.skipped.iter().map(|(p, why)| serde_json::json!({"path": p, "reason": why})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for (p, why) in &report.skipped {
+            eprintln!("warning: {p}: not restored: {why}");
+        }
+        if !g.quiet {
+            println!(
+                "restored snapshot {} into {}: {} files, {} folders, {} symlinks, {}",
+                snap.id.short(),
+                a.target.display(),
+                report.files,
+                report.dirs,
+                report.symlinks,
+                output::bytes(report.bytes)
+            );
+        }
+    }
+    Ok(ExitCode::from(if report.skipped.is_empty() { exit::OK } else { exit::PARTIAL }))
+}

@@ -1,0 +1,128 @@
+use crate::util::{backup_paths, erp_tree, folder_repo, reopen_folder, restore_all, write_file, at};
+use coffer_store::Error;
+use coffer_store::check::{CheckOptions, CheckReport, Severity, check};
+use coffer_store::progress::NoProgress;
+use coffer_store::restore::{RestoreOptions, restore};
+use std::path::{Path, PathBuf};
+
+fn run(repo: &coffer_store::Repository, read_data: bool) -> CheckReport {
+    check(repo, &CheckOptions { read_data }, &NoProgress).unwrap()
+}
+
+fn errors(r: &CheckReport) -> Vec<(String, String)> {
+    r.findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| (f.object.clone(), f.message.clone()))
+        .collect()
+}
+
+/// Pack files of a local-folder repository.
+fn packs(repo_dir: &Path) -> Vec<PathBuf> {
+    let mut out = crate::util::files_under(&repo_dir.join("data"));
+    out.sort();
+    out
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+#[test]
+fn healthy_repository_has_no_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("erp");
+    erp_tree(&src);
+    let repo = folder_repo(&tmp.path().join("repo"));
+    backup_paths(&repo, &[&src], 10);
+    for read_data in [false, true] {
+        let r = run(&repo, read_data);
+        assert_eq!(errors(&r), vec![], "read_data={read_data}");
+        assert_eq!(r.snapshots, 1);
+        assert!(r.trees_checked > 0);
+        if read_data {
+            assert_eq!(r.packs_read, r.packs);
+            assert!(r.blobs_verified > 0);
+        }
+    }
+}
+
+#[test]
+fn flipped_byte_is_found_and_restore_refuses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("erp");
+    erp_tree(&src);
+    let dir = tmp.path().join("repo");
+    let repo = folder_repo(&dir);
+    let report = backup_paths(&repo, &[&src], 10);
+    drop(repo);
+
+    let all = packs(&dir);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let pack = &all[0];
+    let mut bytes = std::fs::read(pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(pack, bytes).unwrap();
+
+    let repo = reopen_folder(&dir);
+    let r = run(&repo, true);
+    let errs = errors(&r);
+    assert!(
+        errs.iter().any(|(object, _)| object.contains(&file_name(pack))),
+        "no finding names pack {}: {errs:?}",
+        file_name(pack)
+    );
+
+    let err = restore(
+        &repo,
+        &report.snapshot.root,
+        &tmp.path().join("restored"),
+        &RestoreOptions {
+            include: None,
+            subpath: "",
+        },
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn deleted_pack_is_missing_and_its_snapshot_not_restorable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("erp");
+    erp_tree(&src);
+    let dir = tmp.path().join("repo");
+    let repo = folder_repo(&dir);
+    let first = backup_paths(&repo, &[&src], 10);
+    let before = packs(&dir);
+    write_file(&src.join("documents/facture/FA2605-0003.pdf"), b"%PDF new", 0o640, at(70_000));
+    let second = backup_paths(&repo, &[&src], 20);
+    let added: Vec<PathBuf> = packs(&dir).into_iter().filter(|p| !before.contains(p)).collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    drop(repo);
+    std::fs::remove_file(&added[0]).unwrap();
+
+    let repo = reopen_folder(&dir);
+    let r = run(&repo, false);
+    let errs = errors(&r);
+    let pack = file_name(&added[0]);
+    assert!(
+        errs.iter().any(|(o, m)| o.contains(&pack) && m.contains("missing")),
+        "pack {pack} not reported missing: {errs:?}"
+    );
+    let second_id = second.snapshot_id.to_hex();
+    assert!(
+        errs.iter().any(|(o, m)| o.contains(&second_id) && m.contains("not fully restorable")),
+        "snapshot {second_id} not reported: {errs:?}"
+    );
+    let first_id = first.snapshot_id.to_hex();
+    assert!(
+        !errs.iter().any(|(o, _)| o.contains(&first_id)),
+        "the first snapshot needs nothing from the lost pack: {errs:?}"
+    );
+    // ... and indeed still restores.
+    let target = tmp.path().join("restored");
+    restore_all(&repo, &first, &target);
+}
