@@ -92,7 +92,10 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
             "snapshot {} saved{}",
             report.snapshot_id.short(),
             if s.partial {
-                format!(" (partial: {} problem(s), see warnings above)", report.warnings.len())
+                format!(
+                    " (partial: {} problem(s), see warnings above)",
+                    report.warnings.len()
+                )
             } else {
                 String::new()
             }
@@ -109,5 +112,9 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
             output::bytes(sum.bytes_total),
         );
     }
-    Ok(ExitCode::from(if s.partial { exit::PARTIAL } else { exit::OK }))
+    Ok(ExitCode::from(if s.partial {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    }))
 }

@@ -36,10 +36,12 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<ExitCode> {
     let start = if path.is_empty() {
         None
     } else {
-        Some(tree::resolve_path(&repo, &root, &path)?.ok_or_else(|| Error::PathNotFound {
-            path: path.clone(),
-            snapshot: snap.id.short(),
-        })?)
+        Some(
+            tree::resolve_path(&repo, &root, &path)?.ok_or_else(|| Error::PathNotFound {
+                path: path.clone(),
+                snapshot: snap.id.short(),
+            })?,
+        )
     };
     let mut emit = |rel: &str, n: &Node| -> Result<()> {
         if g.json {
@@ -96,7 +98,10 @@ fn node_json(path: &str, n: &Node) -> serde_json::Value {
     let (kind, target) = match &n.kind {
         NodeKind::File { .. } => ("file", None),
         NodeKind::Dir { .. } => ("dir", None),
-        NodeKind::Symlink { target } => ("symlink", Some(String::from_utf8_lossy(target).into_owned())),
+        NodeKind::Symlink { target } => (
+            "symlink",
+            Some(String::from_utf8_lossy(target).into_owned()),
+        ),
     };
     serde_json::json!({
         "path": path,
@@ -141,7 +146,10 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<ExitCode> {
         }
     })?;
     let NodeKind::File { content } = &node.kind else {
-        bail!("{path} is not a file in snapshot {} (use `coffer ls` or `coffer restore`)", snap.id.short());
+        bail!(
+            "{path} is not a file in snapshot {} (use `coffer ls` or `coffer restore`)",
+            snap.id.short()
+        );
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

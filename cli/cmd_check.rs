@@ -10,7 +10,13 @@ use std::process::ExitCode;
 pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
     let repo = open::repository(g)?;
     let bar = Bar::new(g);
-    let result = check::check(&repo, &CheckOptions { read_data: a.read_data }, &bar);
+    let result = check::check(
+        &repo,
+        &CheckOptions {
+            read_data: a.read_data,
+        },
+        &bar,
+    );
     bar.finish();
     let report = result?;
     let failed = report.has_errors();
@@ -32,7 +38,10 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
                 report.index_files,
                 report.packs,
                 if a.read_data {
-                    format!(", read {} pack(s) and verified {} blob(s)", report.packs_read, report.blobs_verified)
+                    format!(
+                        ", read {} pack(s) and verified {} blob(s)",
+                        report.packs_read, report.blobs_verified
+                    )
                 } else {
                     String::new()
                 },
@@ -40,5 +49,9 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::from(if failed { exit::FAILURE } else { exit::OK }))
+    Ok(ExitCode::from(if failed {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }))
 }

@@ -26,7 +26,10 @@ pub fn run(g: &Global, a: InitArgs) -> Result<ExitCode> {
             "repository": loc,
         }))?;
     } else if !g.quiet {
-        println!("created coffer repository {} at {loc}", &repo.repo_id_hex()[..8]);
+        println!(
+            "created coffer repository {} at {loc}",
+            &repo.repo_id_hex()[..8]
+        );
         println!("Keep the password safe: without it the backups cannot be read, by anyone.");
     }
     Ok(ExitCode::from(exit::OK))

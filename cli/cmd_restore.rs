@@ -16,7 +16,10 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
     } else {
         let mut b = GlobSetBuilder::new();
         for p in &a.includes {
-            b.add(Glob::new(p.trim_start_matches('/')).with_context(|| format!("include pattern {p:?}"))?);
+            b.add(
+                Glob::new(p.trim_start_matches('/'))
+                    .with_context(|| format!("include pattern {p:?}"))?,
+            );
         }
         Some(b.build()?)
     };
@@ -61,5 +64,9 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::from(if report.skipped.is_empty() { exit::OK } else { exit::PARTIAL }))
+    Ok(ExitCode::from(if report.skipped.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    }))
 }

@@ -63,11 +63,18 @@ pub fn run(g: &Global, a: SnapshotsArgs) -> Result<ExitCode> {
                 s.paths.join(" "),
                 output::bytes(s.summary.bytes_total),
                 output::bytes(s.summary.bytes_added),
-                if s.partial { "partial".into() } else { String::new() },
+                if s.partial {
+                    "partial".into()
+                } else {
+                    String::new()
+                },
             ]
         })
         .collect();
-    output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size", "Added", ""], &rows)?;
+    output::table(
+        &["ID", "Time", "Host", "Tags", "Paths", "Size", "Added", ""],
+        &rows,
+    )?;
     if !g.quiet {
         println!("{} snapshot(s)", snaps.len());
     }

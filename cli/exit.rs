@@ -29,9 +29,15 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
 
 fn hint(e: &Error) -> Option<&'static str> {
     Some(match e {
-        Error::RepositoryNotFound { .. } => "create one with `coffer init`, or check --repo / COFFER_REPO",
-        Error::NotARepository { .. } => "check --repo; `coffer init` creates a repository in an empty folder",
-        Error::WrongPassword { .. } => "check COFFER_PASSWORD, --password-file or --password-command",
+        Error::RepositoryNotFound { .. } => {
+            "create one with `coffer init`, or check --repo / COFFER_REPO"
+        }
+        Error::NotARepository { .. } => {
+            "check --repo; `coffer init` creates a repository in an empty folder"
+        }
+        Error::WrongPassword { .. } => {
+            "check COFFER_PASSWORD, --password-file or --password-command"
+        }
         Error::UnsupportedVersion { .. } => "use a newer coffer to read this repository",
         Error::Cache { .. } => {
             "the index cache is disposable: free space or delete it, or use --cache-dir / --no-cache"

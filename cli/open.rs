@@ -16,7 +16,11 @@ pub fn cache(g: &Global) -> CacheLocation {
     if g.no_cache {
         return CacheLocation::Temporary;
     }
-    match g.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join("coffer"))) {
+    match g
+        .cache_dir
+        .clone()
+        .or_else(|| dirs::cache_dir().map(|d| d.join("coffer")))
+    {
         Some(d) => CacheLocation::Dir(d),
         None => CacheLocation::Temporary,
     }

@@ -50,8 +50,16 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
             .trim_end()
             .to_string()
     };
-    writeln!(out, "{}", line(header.iter().map(|s| s.to_string()).collect()))?;
-    writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)))?;
+    writeln!(
+        out,
+        "{}",
+        line(header.iter().map(|s| s.to_string()).collect())
+    )?;
+    writeln!(
+        out,
+        "{}",
+        "-".repeat(widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1))
+    )?;
     for r in rows {
         writeln!(out, "{}", line(r.clone()))?;
     }

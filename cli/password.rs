@@ -21,7 +21,10 @@ pub fn read(g: &Global) -> Result<Password> {
         if !out.status.success() {
             bail!("--password-command failed ({})", out.status);
         }
-        return non_empty(first_line(out.stdout), "--password-command printed no password");
+        return non_empty(
+            first_line(out.stdout),
+            "--password-command printed no password",
+        );
     }
     if let Some(path) = &g.password_file {
         let bytes = std::fs::read(path)

@@ -10,9 +10,10 @@ pub fn parse(s: &str) -> Result<SystemTime> {
         return Ok(SystemTime::from(ts));
     }
     let tz = TimeZone::system();
-    let civil = s
-        .parse::<civil::DateTime>()
-        .or_else(|_| s.parse::<civil::Date>().map(|d| d.to_datetime(civil::Time::midnight())));
+    let civil = s.parse::<civil::DateTime>().or_else(|_| {
+        s.parse::<civil::Date>()
+            .map(|d| d.to_datetime(civil::Time::midnight()))
+    });
     match civil {
         Ok(dt) => Ok(SystemTime::from(dt.to_zoned(tz)?.timestamp())),
         Err(_) => bail!(

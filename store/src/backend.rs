@@ -110,14 +110,15 @@ impl Backend {
     pub fn get(&self, name: &str) -> Result<Option<Bytes>> {
         let store = self.store();
         let path = ObjectPath::from(name);
-        self.runtime.block_on(async move {
-            match store.get(&path).await {
-                Ok(r) => r.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .map_err(|e| Error::backend(name, e))
+        self.runtime
+            .block_on(async move {
+                match store.get(&path).await {
+                    Ok(r) => r.bytes().await.map(Some),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| Error::backend(name, e))
     }
 
     /// Bytes `range` of an object (a ranged GET on remote stores).

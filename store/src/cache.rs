@@ -105,6 +105,7 @@ impl IndexCache {
     /// is used instead: slower to fill, never wrong.
     pub fn open(path: &Path) -> Result<Self> {
         std::fs::create_dir_all(path).map_err(|e| cache_err(path, e.into()))?;
+        check_room(path)?;
         match rocksdb::DB::open(&db_options(), path) {
             Ok(db) => Ok(Self {
                 db,
@@ -120,8 +121,10 @@ impl IndexCache {
     pub fn temporary() -> Result<Self> {
         let temp = tempfile::Builder::new()
             .prefix("coffer-cache-")
-            .tempdir().map_err(|e| cache_err(Path::new("(temp)"), e.into()))?;
+            .tempdir()
+            .map_err(|e| cache_err(Path::new("(temp)"), e.into()))?;
         let path = temp.path().to_path_buf();
+        check_room(&path)?;
         let db = rocksdb::DB::open(&db_options(), &path).map_err(|e| cache_err(&path, e.into()))?;
         Ok(Self {
             db,
@@ -249,6 +252,28 @@ fn blob_key(id: &BlobId) -> [u8; 33] {
     k[0] = BLOB_PREFIX;
     k[1..].copy_from_slice(&id.0);
     k
+}
+
+/// Free space the cache folder must have before RocksDB is given it.
+const ROOM_NEEDED: usize = 1 << 20;
+
+/// Fails cleanly when the cache folder's file system is full or nearly so.
+/// RocksDB would find out half-way through writing its log or WAL, and the
+/// librocksdb we link (Debian's, built with assertions) then aborts the whole
+/// process on its next write instead of returning the error. This catches the
+/// common case, a cache disk already full; running out later can still abort.
+fn check_room(dir: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut probe = tempfile::Builder::new()
+        .prefix(".room-probe-")
+        .tempfile_in(dir)
+        .map_err(|e| cache_err(dir, e.into()))?;
+    // write() reserves blocks (tmpfs, ext4 delayed allocation, XFS), so a full
+    // disk fails here without an fsync.
+    probe
+        .as_file_mut()
+        .write_all(&vec![0u8; ROOM_NEEDED])
+        .map_err(|e| cache_err(dir, e.into()))
 }
 
 fn cache_err(path: &Path, source: CacheError) -> Error {

@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 use crate::format::index::IndexedPack;
 use crate::format::layout;
 use crate::format::pack::{self, PackTrailer};
-use crate::format::tree::{Content, NodeKind, TreeBlob};
+use crate::format::tree::{ChunkRef, Content, NodeKind, TreeBlob};
 use crate::id::{BlobId, IndexId, PackId, SnapshotId, content_hash};
 use crate::progress::Progress;
 use crate::repo::Repository;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,7 +74,11 @@ pub struct CheckOptions {
     pub read_data: bool,
 }
 
-pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) -> Result<CheckReport> {
+pub fn check(
+    repo: &Repository,
+    opts: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     progress.phase("check index", None);
 
@@ -83,7 +87,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
     let mut blob_home: HashMap<BlobId, PackId> = HashMap::new();
     for (name, _) in repo.backend().list(layout::INDEX)? {
         report.index_files += 1;
-        let Some(bytes) = repo.backend().get(&name)? else { continue };
+        let Some(bytes) = repo.backend().get(&name)? else {
+            continue;
+        };
         match cache::open_index(repo.key(), &name, &bytes) {
             Ok(idx) => {
                 if layout::id_from_name(&name).map(IndexId) != Some(IndexId(content_hash(&bytes))) {
@@ -124,7 +130,10 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
     // A blob is only as available as its pack: one whose pack is gone counts as
     // missing for the snapshots that need it, not just for the pack.
     blob_home.retain(|_, pack| present.contains_key(pack));
-    let unindexed = present.keys().filter(|id| !indexed.contains_key(id)).count();
+    let unindexed = present
+        .keys()
+        .filter(|id| !indexed.contains_key(id))
+        .count();
     if unindexed > 0 {
         report.info(
             "data/",
@@ -134,22 +143,22 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
 
     // Snapshots and the trees they reach.
     progress.phase("check snapshots", None);
-    let mut seen_trees: HashSet<BlobId> = HashSet::new();
+    let mut walked = Walked::new();
     let snaps = snapshot_objects(repo, &mut report)?;
     report.snapshots = snaps.len();
     for (sid, root) in snaps {
-        let mut missing = 0u64;
-        walk_tree(repo, &root, &blob_home, &mut seen_trees, &mut missing, &mut report, &sid);
+        let missing = walk_tree(repo, &root, &blob_home, &mut walked, &mut report, &sid);
         if missing > 0 {
             report.error(
                 format!("snapshot {sid}"),
                 format!(
-                    "{missing} referenced blob(s) missing (in no index, or their pack is gone): not fully restorable"
+                    "{missing} referenced blob(s) missing (in no index, or their pack is gone) \
+                     or unreadable: not fully restorable"
                 ),
             );
         }
     }
-    report.trees_checked = seen_trees.len();
+    report.trees_checked = walked.len();
 
     if opts.read_data {
         progress.phase("read data", None);
@@ -162,7 +171,10 @@ pub fn check(repo: &Repository, opts: &CheckOptions, progress: &dyn Progress) ->
     Ok(report)
 }
 
-fn snapshot_objects(repo: &Repository, report: &mut CheckReport) -> Result<Vec<(SnapshotId, BlobId)>> {
+fn snapshot_objects(
+    repo: &Repository,
+    report: &mut CheckReport,
+) -> Result<Vec<(SnapshotId, BlobId)>> {
     let mut out = Vec::new();
     for (name, _) in repo.backend().list(layout::SNAPSHOTS)? {
         let Some(id) = layout::id_from_name(&name).map(SnapshotId) else {
@@ -178,52 +190,78 @@ fn snapshot_objects(repo: &Repository, report: &mut CheckReport) -> Result<Vec<(
     Ok(out)
 }
 
+/// For each tree walked so far, how many blobs it and everything below it
+/// lack. Snapshots share most trees: each is read once, yet every snapshot
+/// reaching a damaged subtree is judged by it.
+type Walked = HashMap<BlobId, u64>;
+
+/// Returns how many blobs the tree `id` and its descendants lack.
 fn walk_tree(
     repo: &Repository,
     id: &BlobId,
     home: &HashMap<BlobId, PackId>,
-    seen: &mut HashSet<BlobId>,
-    missing: &mut u64,
+    walked: &mut Walked,
     report: &mut CheckReport,
     sid: &SnapshotId,
-) {
-    if !seen.insert(*id) {
-        return;
+) -> u64 {
+    if let Some(&missing) = walked.get(id) {
+        return missing;
     }
+    // Provisional entry, so a forged cycle of trees ends instead of recursing forever.
+    walked.insert(*id, 0);
+    let missing = walk_new_tree(repo, id, home, walked, report, sid);
+    walked.insert(*id, missing);
+    missing
+}
+
+fn walk_new_tree(
+    repo: &Repository,
+    id: &BlobId,
+    home: &HashMap<BlobId, PackId>,
+    walked: &mut Walked,
+    report: &mut CheckReport,
+    sid: &SnapshotId,
+) -> u64 {
     if !home.contains_key(id) {
-        *missing += 1;
-        return;
+        return 1;
     }
     let tree = match repo.read_tree(id) {
         Ok(t) => t,
         Err(e) => {
-            report.error(format!("tree {id}"), format!("in snapshot {}: {e}", sid.short()));
-            return;
+            report.error(
+                format!("tree {id}"),
+                format!("in snapshot {}: {e}", sid.short()),
+            );
+            return 1;
         }
     };
+    let absent =
+        |refs: &[ChunkRef]| refs.iter().filter(|r| !home.contains_key(&r.id)).count() as u64;
+    let mut missing = 0;
     let mut children: Vec<BlobId> = Vec::new();
     match &*tree {
         TreeBlob::DirLeaf(nodes) => {
             for n in nodes {
                 match &n.kind {
                     NodeKind::Dir { tree } => children.push(*tree),
-                    NodeKind::File { content: Content::List(root) } => children.push(*root),
-                    NodeKind::File { content: Content::Inline(refs) } => {
-                        *missing += refs.iter().filter(|r| !home.contains_key(&r.id)).count() as u64;
-                    }
+                    NodeKind::File {
+                        content: Content::List(root),
+                    } => children.push(*root),
+                    NodeKind::File {
+                        content: Content::Inline(refs),
+                    } => missing += absent(refs),
                     NodeKind::Symlink { .. } => {}
                 }
             }
         }
         TreeBlob::DirInner(refs) => children.extend(refs.iter().map(|r| r.blob)),
-        TreeBlob::ContentLeaf(refs) => {
-            *missing += refs.iter().filter(|r| !home.contains_key(&r.id)).count() as u64;
-        }
+        TreeBlob::ContentLeaf(refs) => missing += absent(refs),
         TreeBlob::ContentInner(refs) => children.extend(refs.iter().map(|r| r.blob)),
     }
     for c in children {
-        walk_tree(repo, &c, home, seen, missing, report, sid);
+        missing += walk_tree(repo, &c, home, walked, report, sid);
     }
+    missing
 }
 
 /// Downloads one pack and verifies everything in it.
@@ -252,7 +290,8 @@ fn read_pack(
     let len = bytes.len() as u64;
     let footer = &bytes[bytes.len().saturating_sub(pack::FOOTER_LEN)..];
     let trailer = pack::trailer_range(len, footer).and_then(|r| {
-        let sealed = &bytes[usize::try_from(r.start).unwrap_or(0)..usize::try_from(r.end).unwrap_or(0)];
+        let sealed =
+            &bytes[usize::try_from(r.start).unwrap_or(0)..usize::try_from(r.end).unwrap_or(0)];
         let plain = repo
             .key()
             .open(Domain::PackTrailer, sealed)

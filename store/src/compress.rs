@@ -87,7 +87,7 @@ mod tests {
         assert_eq!(decode_blob(&framed, text.len()).unwrap(), text);
 
         let random: Vec<u8> = (0..100_000u32)
-            .map(|i| (blake3::hash(&i.to_le_bytes()).as_bytes()[0]))
+            .map(|i| blake3::hash(&i.to_le_bytes()).as_bytes()[0])
             .collect();
         assert!(sample_entropy(&random) > 7.5);
         let framed = encode_blob(&random, 3);

@@ -207,7 +207,8 @@ pub fn unwrap_master(wrapping_key: &[u8; 32], wrapped: &[u8]) -> Result<MasterKe
 pub fn random_array<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // The OS generator failing leaves nothing sane to do: refusing to make keys is right.
-    getrandom::fill(&mut b).unwrap_or_else(|e| panic!("operating system random source failed: {e}"));
+    getrandom::fill(&mut b)
+        .unwrap_or_else(|e| panic!("operating system random source failed: {e}"));
     b
 }
 
@@ -225,7 +226,10 @@ mod tests {
         assert!(k.open(Domain::Snapshot, &s).is_err(), "domain must bind");
         let mut bad = s.clone();
         bad[NONCE_LEN + 1] ^= 1;
-        assert!(k.open(Domain::Index, &bad).is_err(), "a flipped bit must fail");
+        assert!(
+            k.open(Domain::Index, &bad).is_err(),
+            "a flipped bit must fail"
+        );
         assert!(k.open(Domain::Index, &s[..10]).is_err());
     }
 

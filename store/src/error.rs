@@ -51,7 +51,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{what} failed ({status}); no snapshot was written{}", tail_suffix(stderr_tail))]
+    #[error(
+        "{what} failed ({status}); no snapshot was written{}",
+        tail_suffix(stderr_tail)
+    )]
     CommandFailed {
         what: String,
         status: String,

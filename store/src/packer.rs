@@ -78,7 +78,13 @@ impl<'r> PackWriter<'r> {
     }
 
     /// Adds a sealed blob. The caller has checked [`Self::is_known`].
-    pub fn add(&mut self, id: BlobId, kind: BlobKind, sealed: &[u8], raw_length: u32) -> Result<()> {
+    pub fn add(
+        &mut self,
+        id: BlobId,
+        kind: BlobKind,
+        sealed: &[u8],
+        raw_length: u32,
+    ) -> Result<()> {
         if !self.session.insert(id) {
             return Ok(());
         }

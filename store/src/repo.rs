@@ -127,10 +127,12 @@ impl Repository {
     /// Opens an existing repository with a password.
     pub fn open(backend: Backend, password: &[u8], cache: CacheLocation) -> Result<Self> {
         let location = backend.location().to_string();
-        let raw = backend.get(layout::CONFIG)?.ok_or_else(|| Error::NotARepository {
-            location: location.clone(),
-            reason: "it has no config object".into(),
-        })?;
+        let raw = backend
+            .get(layout::CONFIG)?
+            .ok_or_else(|| Error::NotARepository {
+                location: location.clone(),
+                reason: "it has no config object".into(),
+            })?;
         let (version, sealed) = config::unframe(&raw).map_err(|reason| Error::NotARepository {
             location: location.clone(),
             reason: format!("its config object is not coffer's ({reason})"),
@@ -254,14 +256,17 @@ impl Repository {
     }
 
     fn trees_lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, std::sync::Arc<TreeBlob>>> {
-        self.trees.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.trees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Seals, stores and returns the id of a new index file.
     pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
         let sealed = self.key.seal(Domain::Index, &codec::encode(index));
         let id = IndexId(content_hash(&sealed));
-        self.backend.put_new(&layout::index(&id), Bytes::from(sealed))?;
+        self.backend
+            .put_new(&layout::index(&id), Bytes::from(sealed))?;
         Ok(id)
     }
 
@@ -325,9 +330,7 @@ impl Repository {
                 snapshot: open_snapshot(&self.key, &name, &bytes)?,
             });
         }
-        out.sort_by(|a, b| {
-            (a.snapshot.time_unix_ns, a.id).cmp(&(b.snapshot.time_unix_ns, b.id))
-        });
+        out.sort_by(|a, b| (a.snapshot.time_unix_ns, a.id).cmp(&(b.snapshot.time_unix_ns, b.id)));
         Ok(out)
     }
 }
@@ -357,7 +360,10 @@ fn write_key_file(
         username: username(),
     };
     let id = KeyId(crypto::random_array());
-    backend.put_new(&layout::key(&id), Bytes::from(key::frame(&codec::encode(&file))))?;
+    backend.put_new(
+        &layout::key(&id),
+        Bytes::from(key::frame(&codec::encode(&file))),
+    )?;
     Ok(id)
 }
 
@@ -371,15 +377,15 @@ fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
         });
     }
     for (name, _) in &names {
-        let Some(raw) = backend.get(name)? else { continue };
+        let Some(raw) = backend.get(name)? else {
+            continue;
+        };
         let (_, body) =
             key::unframe(&raw).map_err(|r| Error::corrupt(name.as_str(), r.to_string()))?;
         let file: KeyFile =
             codec::decode(body).map_err(|e| Error::corrupt(name.as_str(), e.to_string()))?;
-        let wk =
-            crypto::derive_wrapping_key(password, &file.salt, file.kdf).map_err(|e| {
-                Error::corrupt(name.as_str(), e)
-            })?;
+        let wk = crypto::derive_wrapping_key(password, &file.salt, file.kdf)
+            .map_err(|e| Error::corrupt(name.as_str(), e))?;
         if let Ok(key) = crypto::unwrap_master(&wk, &file.wrapped_master) {
             return Ok(key);
         }

@@ -72,9 +72,9 @@ pub fn write_content(
             .par_iter()
             .map(|(id, loc)| {
                 let from = usize::try_from(loc.offset - group.start).unwrap_or(usize::MAX);
-                let sealed = bytes
-                    .get(from..from + loc.length as usize)
-                    .ok_or_else(|| Error::corrupt(&group.pack_name, "blob outside the read range"))?;
+                let sealed = bytes.get(from..from + loc.length as usize).ok_or_else(|| {
+                    Error::corrupt(&group.pack_name, "blob outside the read range")
+                })?;
                 repo.open_blob(id, loc, sealed)
             })
             .collect();
@@ -143,146 +143,160 @@ pub fn restore(
     opts: &RestoreOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
-    let mut report = RestoreReport::default();
     std::fs::create_dir_all(target).map_err(|source| Error::Target {
         path: target.to_path_buf(),
         source,
     })?;
     progress.phase("restore", None);
-    let start_tree = if opts.subpath.trim_matches('/').is_empty() {
-        *root
-    } else {
-        match crate::tree::resolve_path(repo, root, opts.subpath)? {
-            Some(Node {
-                kind: NodeKind::Dir { tree },
-                ..
-            }) => tree,
-            Some(node) => {
-                restore_node(repo, &node, target, opts.subpath, opts, progress, &mut report)?;
-                return Ok(report);
-            }
-            None => {
-                return Err(Error::PathNotFound {
-                    path: opts.subpath.to_string(),
-                    snapshot: String::new(),
-                });
+    let mut r = Restorer {
+        repo,
+        include: opts.include,
+        progress,
+        report: RestoreReport::default(),
+    };
+    if opts.subpath.trim_matches('/').is_empty() {
+        r.dir(root, target, "", r.include.is_none())?;
+        return Ok(r.report);
+    }
+    match crate::tree::resolve_path(repo, root, opts.subpath)? {
+        Some(Node {
+            kind: NodeKind::Dir { tree },
+            ..
+        }) => r.dir(&tree, target, "", r.include.is_none())?,
+        Some(node) => {
+            // A single file or symlink lands in the target folder under its own name.
+            let name = node.name_lossy();
+            if is_safe_name(&node.name) {
+                let path = target.join(std::ffi::OsStr::from_bytes(&node.name));
+                r.node(&node, &path, &name, r.include.is_none())?;
+            } else {
+                r.skip(name, "unsafe name in the snapshot (.., / or empty)");
             }
         }
-    };
-    restore_dir(repo, &start_tree, target, "", opts, progress, &mut report)?;
-    Ok(report)
-}
-
-fn restore_dir(
-    repo: &Repository,
-    tree: &BlobId,
-    dir: &Path,
-    rel: &str,
-    opts: &RestoreOptions<'_>,
-    progress: &dyn Progress,
-    report: &mut RestoreReport,
-) -> Result<()> {
-    for node in dir_entries(repo, tree)? {
-        let name = node.name_lossy();
-        let child_rel = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        if !is_safe_name(&node.name) {
-            report
-                .skipped
-                .push((child_rel, "unsafe name in the snapshot (.., / or empty)".into()));
-            continue;
+        None => {
+            return Err(Error::PathNotFound {
+                path: opts.subpath.to_string(),
+                snapshot: String::new(),
+            });
         }
-        let path = dir.join(std::ffi::OsStr::from_bytes(&node.name));
-        restore_node(repo, &node, &path, &child_rel, opts, progress, report)?;
     }
-    Ok(())
+    Ok(r.report)
 }
 
-fn wanted(opts: &RestoreOptions<'_>, rel: &str, is_dir: bool) -> bool {
-    match opts.include {
-        None => true,
-        // A folder is entered when anything below it might match; files must match.
-        Some(g) => g.is_match(rel) || is_dir,
-    }
+/// One restore run: where it reads from, what it keeps, what it did.
+struct Restorer<'a> {
+    repo: &'a Repository,
+    include: Option<&'a GlobSet>,
+    progress: &'a dyn Progress,
+    report: RestoreReport,
 }
 
-fn restore_node(
-    repo: &Repository,
-    node: &Node,
-    path: &Path,
-    rel: &str,
-    opts: &RestoreOptions<'_>,
-    progress: &dyn Progress,
-    report: &mut RestoreReport,
-) -> Result<()> {
-    if !wanted(opts, rel, node.is_dir()) {
-        return Ok(());
+impl Restorer<'_> {
+    fn skip(&mut self, rel: String, why: &str) {
+        self.report.skipped.push((rel, why.to_string()));
     }
-    let target_err = |source| Error::Target {
-        path: path.to_path_buf(),
-        source,
-    };
-    // Never write through a symlink: one left by a hostile tree, or already in the target.
-    if let Ok(md) = std::fs::symlink_metadata(path) {
-        if md.file_type().is_symlink() {
-            std::fs::remove_file(path).map_err(target_err)?;
-        } else if md.is_dir() != node.is_dir() {
-            report.skipped.push((rel.to_string(), "target exists with another type".into()));
+
+    fn restored_count(&self) -> u64 {
+        self.report.files + self.report.symlinks + self.report.dirs
+    }
+
+    /// `covered`: an enclosing folder matched `--include` (or there is none),
+    /// so everything below is restored.
+    fn dir(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
+        for node in dir_entries(self.repo, tree)? {
+            let name = node.name_lossy();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if !is_safe_name(&node.name) {
+                self.skip(child_rel, "unsafe name in the snapshot (.., / or empty)");
+                continue;
+            }
+            let path = dir.join(std::ffi::OsStr::from_bytes(&node.name));
+            self.node(&node, &path, &child_rel, covered)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node, path: &Path, rel: &str, covered: bool) -> Result<()> {
+        let matched = covered || self.include.is_some_and(|g| g.is_match(rel));
+        // A folder that does not match is still entered: something below may.
+        if !matched && !node.is_dir() {
             return Ok(());
         }
-    }
-    match &node.kind {
-        NodeKind::Dir { tree } => {
-            match std::fs::create_dir(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(target_err(e)),
-            }
-            let before = report.files + report.symlinks + report.dirs;
-            restore_dir(repo, tree, path, rel, opts, progress, report)?;
-            let restored_any = report.files + report.symlinks + report.dirs > before;
-            if opts.include.is_some() && !restored_any && !opts.include.is_some_and(|g| g.is_match(rel)) {
-                // Entered only to look for matches; none: leave no empty folder.
-                let _ = std::fs::remove_dir(path);
+        let target_err = |source| Error::Target {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Never write through a symlink: one left by a hostile tree, or already in
+        // the target. Anything else already there whose type differs (where a
+        // symlink goes, any non-symlink does) is left alone and reported.
+        if let Ok(md) = std::fs::symlink_metadata(path) {
+            if md.file_type().is_symlink() {
+                std::fs::remove_file(path).map_err(target_err)?;
+            } else if md.is_dir() != node.is_dir() || matches!(node.kind, NodeKind::Symlink { .. })
+            {
+                self.skip(rel.to_string(), "target exists with another type");
                 return Ok(());
             }
-            report.dirs += 1;
-            set_metadata(path, node).map_err(target_err)?;
         }
-        NodeKind::File { content } => {
-            let mut f = open_no_follow(path).map_err(target_err)?;
-            let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut f);
-            let n = write_content(repo, content, &mut buf, progress).map_err(|e| match e {
-                Error::Output(source) => Error::Target {
-                    path: path.to_path_buf(),
-                    source,
-                },
-                other => other,
-            })?;
-            buf.flush().map_err(target_err)?;
-            drop(buf);
-            if n != node.size {
-                return Err(Error::corrupt(
-                    rel,
-                    format!("restored {n} bytes, the snapshot records {}", node.size),
-                ));
+        match &node.kind {
+            NodeKind::Dir { tree } => {
+                let created = match std::fs::create_dir(path) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(target_err(e)),
+                };
+                let before = self.restored_count();
+                self.dir(tree, path, rel, matched)?;
+                if !matched && self.restored_count() == before {
+                    // Entered only to look for matches and found none: leave no
+                    // empty folder behind (but never remove one that was there).
+                    if created {
+                        let _ = std::fs::remove_dir(path);
+                    }
+                    return Ok(());
+                }
+                self.report.dirs += 1;
+                set_metadata(path, node).map_err(target_err)?;
             }
-            f.sync_data().map_err(target_err)?;
-            report.files += 1;
-            report.bytes += n;
-            progress.file_done();
-            set_metadata(path, node).map_err(target_err)?;
+            NodeKind::File { content } => {
+                let mut f = open_no_follow(path).map_err(target_err)?;
+                let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+                let n = write_content(self.repo, content, &mut buf, self.progress).map_err(
+                    |e| match e {
+                        Error::Output(source) => Error::Target {
+                            path: path.to_path_buf(),
+                            source,
+                        },
+                        other => other,
+                    },
+                )?;
+                buf.flush().map_err(target_err)?;
+                drop(buf);
+                if n != node.size {
+                    return Err(Error::corrupt(
+                        rel,
+                        format!("restored {n} bytes, the snapshot records {}", node.size),
+                    ));
+                }
+                // No fsync per file: it would make restoring 100,000 small
+                // documents crawl; the page cache writes them out as usual.
+                self.report.files += 1;
+                self.report.bytes += n;
+                self.progress.file_done();
+                set_metadata(path, node).map_err(target_err)?;
+            }
+            NodeKind::Symlink { target } => {
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path)
+                    .map_err(target_err)?;
+                self.report.symlinks += 1;
+            }
         }
-        NodeKind::Symlink { target } => {
-            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path)
-                .map_err(target_err)?;
-            report.symlinks += 1;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Creates or truncates a regular file, refusing to follow a symlink.

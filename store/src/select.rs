@@ -26,9 +26,9 @@ impl SnapshotFilter {
 /// (oldest first, as [`crate::Repository::snapshots`] returns them).
 pub fn find<'a>(snapshots: &'a [SnapshotEntry], spec: &str) -> Result<&'a SnapshotEntry> {
     if spec == "latest" {
-        return snapshots
-            .last()
-            .ok_or_else(|| Error::SnapshotNotFound("latest (the repository has no matching snapshot)".into()));
+        return snapshots.last().ok_or_else(|| {
+            Error::SnapshotNotFound("latest (the repository has no matching snapshot)".into())
+        });
     }
     let want = spec.to_ascii_lowercase();
     if want.len() < 4 || !want.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -36,8 +36,12 @@ pub fn find<'a>(snapshots: &'a [SnapshotEntry], spec: &str) -> Result<&'a Snapsh
             "{spec:?} is not a snapshot: give `latest` or at least 4 hex digits of an id"
         )));
     }
-    let mut hits = snapshots.iter().filter(|s| s.id.to_hex().starts_with(&want));
-    let first = hits.next().ok_or_else(|| Error::SnapshotNotFound(spec.to_string()))?;
+    let mut hits = snapshots
+        .iter()
+        .filter(|s| s.id.to_hex().starts_with(&want));
+    let first = hits
+        .next()
+        .ok_or_else(|| Error::SnapshotNotFound(spec.to_string()))?;
     if hits.next().is_some() {
         return Err(Error::AmbiguousSnapshot(spec.to_string()));
     }

@@ -1,25 +1,26 @@
 //! Integration tests of the coffer store: one test binary (as ripgrep's
 //! `tests/tests.rs`), each module below covering one concern.
 
+// A failed unwrap is a test failure with its reason: exactly what tests want.
+#![allow(clippy::unwrap_used)]
+
 // Shared fixtures: fast repositories, fixed clocks, deterministic data.
 #[path = "store/util.rs"]
 mod util;
 
-// Backup then restore of a tree with every kind of entry, byte for byte.
+// Backup then restore of every kind of entry: bytes, modes, mtimes, symlinks.
 #[path = "store/round_trip.rs"]
 mod round_trip;
 
-// Unchanged files are not re-read, identical content is stored once, and a
-// big folder's metadata grows with the change, not with the folder.
+// Unchanged files and known content add nothing; a big folder grows by its change only.
 #[path = "store/dedup.rs"]
 mod dedup;
 
-// A 40 MB dump through `Source::Stdin`: its content list, reading it back,
-// and how little an edited dump adds.
+// A 40 MB dump through stdin: content list, byte-identical cat, an edit stays small.
 #[path = "store/stream.rs"]
 mod stream;
 
-// `--stdin-from-command`: its exit status decides whether a snapshot is written.
+// No snapshot unless every source was read to its end (commands, streams, panics).
 #[path = "store/command.rs"]
 mod command;
 
@@ -27,7 +28,7 @@ mod command;
 #[path = "store/open.rs"]
 mod open;
 
-// The index cache is disposable: a new or wiped cache folder is rebuilt.
+// The index cache is disposable: a new, wiped or busy cache folder still works.
 #[path = "store/cache.rs"]
 mod cache;
 
@@ -35,7 +36,7 @@ mod cache;
 #[path = "store/check.rs"]
 mod check;
 
-// Restore filters (`--include`) and never writes through symlinks in the target.
+// What restore writes: --include, subpath, occupied targets, never through symlinks.
 #[path = "store/restore_safety.rs"]
 mod restore_safety;
 

@@ -39,7 +39,12 @@ pub(crate) struct Assembler<'r, 'w> {
 }
 
 impl<'r, 'w> Assembler<'r, 'w> {
-    pub fn new(repo: &'r Repository, w: &'w mut PackWriter<'r>, root_meta: Meta, progress: &'r dyn Progress) -> Self {
+    pub fn new(
+        repo: &'r Repository,
+        w: &'w mut PackWriter<'r>,
+        root_meta: Meta,
+        progress: &'r dyn Progress,
+    ) -> Self {
         Self {
             repo,
             w,
@@ -177,7 +182,9 @@ impl<'r, 'w> Assembler<'r, 'w> {
     /// Stores the root folder and returns its tree id.
     pub fn finish(mut self) -> Result<BlobId> {
         if self.dirs.len() != 1 || self.file.is_some() {
-            return Err(Error::InvalidInput("backup stream ended inside a folder or file".into()));
+            return Err(Error::InvalidInput(
+                "backup stream ended inside a folder or file".into(),
+            ));
         }
         let root = self.dirs.pop().map(|d| d.nodes).unwrap_or_default();
         build_dir(self.w, root)

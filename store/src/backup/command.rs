@@ -21,9 +21,9 @@ pub struct ProducerCommand {
 
 impl ProducerCommand {
     pub fn spawn(argv: &[OsString]) -> Result<Self> {
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| Error::InvalidInput("--stdin-from-command needs a command after --".into()))?;
+        let (program, args) = argv.split_first().ok_or_else(|| {
+            Error::InvalidInput("--stdin-from-command needs a command after --".into())
+        })?;
         let name = std::path::Path::new(program)
             .file_name()
             .unwrap_or(program)

@@ -55,7 +55,8 @@ pub struct BackupOptions {
     pub time: SystemTime,
     pub host: String,
     pub tags: Vec<String>,
-    /// Globs: with a `/` matched against the whole path, else against the base name.
+    /// Globs: with a `/` matched against the absolute path and the path inside
+    /// the snapshot, else against the base name.
     pub excludes: Vec<String>,
     pub parent: ParentChoice,
     pub upload_concurrency: usize,
@@ -89,8 +90,14 @@ pub(crate) enum StdinSource {
 }
 
 pub(crate) enum RootEntry {
-    Path { name: Vec<u8>, path: PathBuf },
-    Stdin { components: Vec<Vec<u8>>, source: StdinSource },
+    Path {
+        name: Vec<u8>,
+        path: PathBuf,
+    },
+    Stdin {
+        components: Vec<Vec<u8>>,
+        source: StdinSource,
+    },
 }
 
 /// Compiled `--exclude` globs.
@@ -122,8 +129,12 @@ impl Excludes {
         })
     }
 
-    pub fn is_excluded(&self, path: &Path) -> bool {
-        self.whole.is_match(path) || path.file_name().is_some_and(|n| self.base.is_match(n))
+    /// Globs with a `/` are tried on the absolute source path and on the path
+    /// inside the snapshot (`documents/scans/**`); others on the base name.
+    pub fn is_excluded(&self, path: &Path, rel: &Path) -> bool {
+        self.whole.is_match(path)
+            || self.whole.is_match(rel)
+            || path.file_name().is_some_and(|n| self.base.is_match(n))
     }
 }
 
@@ -169,9 +180,12 @@ pub fn backup(
                 break;
             }
         }
-        // Hang up so a walker still producing stops, then wait for it.
+        // Hang up so a walker still producing stops, then wait for it. A walker
+        // that panicked sent only part of the sources: never a snapshot of that.
         drop(rx);
-        let _ = walker.join();
+        if let Err(panic) = walker.join() {
+            std::panic::resume_unwind(panic);
+        }
         result?;
         let summary = asm.summary.clone();
         let warnings = std::mem::take(&mut asm.warnings);
@@ -287,7 +301,9 @@ fn plan_roots(sources: Vec<Source>) -> Result<(Vec<RootEntry>, Vec<String>)> {
 
 fn stdin_components(name: &str, seen: &mut bool) -> Result<Vec<Vec<u8>>> {
     if std::mem::replace(seen, true) {
-        return Err(Error::InvalidInput("only one stdin stream per backup".into()));
+        return Err(Error::InvalidInput(
+            "only one stdin stream per backup".into(),
+        ));
     }
     let parts: Vec<Vec<u8>> = name
         .split('/')
@@ -328,9 +344,13 @@ fn choose_parent(
 }
 
 fn current_uid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0)
 }
 
 fn current_gid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap_or(0)
 }

@@ -11,7 +11,7 @@ use crate::id::BlobId;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::tree::dir_entries;
-use coffer_chunker::{ChunkerParams, Chunker};
+use coffer_chunker::{Chunker, ChunkerParams};
 use crossbeam_channel::Sender;
 use std::collections::HashMap;
 use std::io::Read;
@@ -68,7 +68,10 @@ pub(crate) enum FileStatus {
 }
 
 pub(crate) enum Item {
-    DirStart { name: Vec<u8>, meta: Meta },
+    DirStart {
+        name: Vec<u8>,
+        meta: Meta,
+    },
     DirEnd,
     FileStart {
         name: Vec<u8>,
@@ -76,11 +79,16 @@ pub(crate) enum Item {
         status: FileStatus,
     },
     Chunk(Vec<u8>),
-    FileEnd { size: u64 },
+    FileEnd {
+        size: u64,
+    },
     /// The file could not be read to its end; drop what was sent of it.
     FileAbort,
     /// A finished node (unchanged file, symlink).
-    Node { node: Node, unchanged: bool },
+    Node {
+        node: Node,
+        unchanged: bool,
+    },
     Warn(String),
     Fatal(Error),
 }
@@ -146,13 +154,18 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks every root entry; the consumer's root frame is implicit.
-    pub fn run(&mut self, roots: &mut [RootEntry], parent_root: Option<BlobId>) -> Result<(), Hangup> {
+    pub fn run(
+        &mut self,
+        roots: &mut [RootEntry],
+        parent_root: Option<BlobId>,
+    ) -> Result<(), Hangup> {
         let parent = self.parent_entries(parent_root);
         for root in roots.iter_mut() {
             match root {
                 RootEntry::Path { name, path } => {
                     let prev = parent.get(name.as_slice());
-                    self.entry(path, name.clone(), prev)?;
+                    let rel = Path::new(std::ffi::OsStr::from_bytes(name)).to_path_buf();
+                    self.entry(path, &rel, name.clone(), prev)?;
                 }
                 RootEntry::Stdin { components, source } => {
                     self.stdin(components, source, parent_root)?;
@@ -170,15 +183,24 @@ impl<'a> Walker<'a> {
             Ok(nodes) => nodes.into_iter().map(|n| (n.name.clone(), n)).collect(),
             // A damaged parent only costs re-reading: say so and go on.
             Err(e) => {
-                self.progress
-                    .warn(&format!("parent tree {} unreadable, re-reading files: {e}", tree.short()));
+                self.progress.warn(&format!(
+                    "parent tree {} unreadable, re-reading files: {e}",
+                    tree.short()
+                ));
                 HashMap::new()
             }
         }
     }
 
-    fn entry(&mut self, path: &Path, name: Vec<u8>, prev: Option<&Node>) -> Result<(), Hangup> {
-        if self.excludes.is_excluded(path) {
+    /// `rel` is the path inside the snapshot (`documents/facture/...`).
+    fn entry(
+        &mut self,
+        path: &Path,
+        rel: &Path,
+        name: Vec<u8>,
+        prev: Option<&Node>,
+    ) -> Result<(), Hangup> {
+        if self.excludes.is_excluded(path, rel) {
             return Ok(());
         }
         let md = match std::fs::symlink_metadata(path) {
@@ -192,7 +214,7 @@ impl<'a> Walker<'a> {
                 Some(NodeKind::Dir { tree }) => Some(*tree),
                 _ => None,
             };
-            self.dir(path, name, meta, prev_tree)
+            self.dir(path, rel, name, meta, prev_tree)
         } else if ft.is_file() {
             self.file(path, name, meta, prev)
         } else if ft.is_symlink() {
@@ -220,7 +242,14 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn dir(&mut self, path: &Path, name: Vec<u8>, meta: Meta, prev: Option<BlobId>) -> Result<(), Hangup> {
+    fn dir(
+        &mut self,
+        path: &Path,
+        rel: &Path,
+        name: Vec<u8>,
+        meta: Meta,
+        prev: Option<BlobId>,
+    ) -> Result<(), Hangup> {
         let rd = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(e) => return self.warn(format!("{}: {e}; folder skipped", path.display())),
@@ -238,12 +267,18 @@ impl<'a> Walker<'a> {
         for child in names {
             let cname = child.as_bytes().to_vec();
             let prev = parent.get(&cname);
-            self.entry(&path.join(&child), cname, prev)?;
+            self.entry(&path.join(&child), &rel.join(&child), cname, prev)?;
         }
         self.emit(Item::DirEnd)
     }
 
-    fn file(&mut self, path: &Path, name: Vec<u8>, meta: Meta, prev: Option<&Node>) -> Result<(), Hangup> {
+    fn file(
+        &mut self,
+        path: &Path,
+        name: Vec<u8>,
+        meta: Meta,
+        prev: Option<&Node>,
+    ) -> Result<(), Hangup> {
         if let Some(p) = prev {
             if let NodeKind::File { content } = &p.kind {
                 if p.size == meta.size

@@ -34,7 +34,7 @@ pub struct Summary {
     pub files_changed: u64,
     pub files_unmodified: u64,
     pub dirs: u64,
-    /// Bytes read from sources (unchanged files count their size without reading).
+    /// Bytes read from sources (unchanged files are not read and count nothing here).
     pub bytes_read: u64,
     /// Logical size of everything in the snapshot.
     pub bytes_total: u64,

@@ -71,7 +71,10 @@ fn store_dir_leaf(w: &mut PackWriter<'_>, piece: Vec<Node>) -> Result<DirRef> {
 }
 
 fn store_dir_inner(w: &mut PackWriter<'_>, piece: Vec<DirRef>) -> Result<DirRef> {
-    let first_name = piece.first().map(|r| r.first_name.clone()).unwrap_or_default();
+    let first_name = piece
+        .first()
+        .map(|r| r.first_name.clone())
+        .unwrap_or_default();
     let entries = piece.iter().map(|r| r.entries).sum();
     let blob = w.add_tree(&TreeBlob::DirInner(piece))?;
     Ok(DirRef {

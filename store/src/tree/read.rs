@@ -53,7 +53,10 @@ pub fn lookup_child(repo: &Repository, tree: &BlobId, name: &[u8]) -> Result<Opt
 
 /// The node at `path` (`a/b/c`, no leading slash) under a root tree.
 pub fn resolve_path(repo: &Repository, root: &BlobId, path: &str) -> Result<Option<Node>> {
-    let mut parts = path.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
+    let mut parts = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .peekable();
     let mut tree = *root;
     while let Some(part) = parts.next() {
         let Some(node) = lookup_child(repo, &tree, part.as_bytes())? else {
@@ -124,7 +127,12 @@ impl<'r> ContentChunks<'r> {
                         self.stack.pop();
                     }
                 }
-                _ => return Err(Error::corrupt("content list", "piece is not a content list")),
+                _ => {
+                    return Err(Error::corrupt(
+                        "content list",
+                        "piece is not a content list",
+                    ));
+                }
             }
         }
     }

@@ -1,4 +1,7 @@
-use crate::util::{PASSWORD, assert_same_tree, backup_paths, erp_tree, fast_init, at, on_store, restore_all, shared_store};
+use crate::util::{
+    PASSWORD, assert_same_tree, at, backup_paths, erp_tree, fast_init, on_store, restore_all,
+    shared_store,
+};
 use coffer_store::Repository;
 use coffer_store::repo::CacheLocation;
 use std::path::Path;
@@ -30,8 +33,12 @@ fn restore_works_with_an_empty_or_wiped_cache() {
         report
     };
     let open = |cache: &Path| {
-        Repository::open(on_store(&store), PASSWORD, CacheLocation::Dir(cache.to_path_buf()))
-            .unwrap()
+        Repository::open(
+            on_store(&store),
+            PASSWORD,
+            CacheLocation::Dir(cache.to_path_buf()),
+        )
+        .unwrap()
     };
 
     let repo = open(&d2);
@@ -39,7 +46,12 @@ fn restore_works_with_an_empty_or_wiped_cache() {
     restore_all(&repo, &report, &target);
     assert_same_tree(&src, &target.join("erp"));
     assert!(d2.join(repo.repo_id_hex()).is_dir());
-    drop(repo);
+    // A second user of a cache in use (RocksDB allows one) still works.
+    let other = open(&d2);
+    let target = tmp.path().join("while-cache-busy");
+    restore_all(&other, &report, &target);
+    assert_same_tree(&src, &target.join("erp"));
+    drop((repo, other));
 
     for e in std::fs::read_dir(&d1).unwrap() {
         std::fs::remove_dir_all(e.unwrap().path()).unwrap();

@@ -1,4 +1,6 @@
-use crate::util::{backup_paths, erp_tree, folder_repo, reopen_folder, restore_all, write_file, at};
+use crate::util::{
+    at, backup_paths, erp_tree, folder_repo, reopen_folder, restore_all, write_file,
+};
 use coffer_store::Error;
 use coffer_store::check::{CheckOptions, CheckReport, Severity, check};
 use coffer_store::progress::NoProgress;
@@ -69,7 +71,8 @@ fn flipped_byte_is_found_and_restore_refuses_it() {
     let r = run(&repo, true);
     let errs = errors(&r);
     assert!(
-        errs.iter().any(|(object, _)| object.contains(&file_name(pack))),
+        errs.iter()
+            .any(|(object, _)| object.contains(&file_name(pack))),
         "no finding names pack {}: {errs:?}",
         file_name(pack)
     );
@@ -88,6 +91,14 @@ fn flipped_byte_is_found_and_restore_refuses_it() {
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
 }
 
+/// Error findings naming `object`.
+fn about<'a>(errs: &'a [(String, String)], object: &str) -> Vec<&'a str> {
+    errs.iter()
+        .filter(|(o, _)| o.contains(object))
+        .map(|(_, m)| m.as_str())
+        .collect()
+}
+
 #[test]
 fn deleted_pack_is_missing_and_its_snapshot_not_restorable() {
     let tmp = tempfile::tempdir().unwrap();
@@ -97,32 +108,76 @@ fn deleted_pack_is_missing_and_its_snapshot_not_restorable() {
     let repo = folder_repo(&dir);
     let first = backup_paths(&repo, &[&src], 10);
     let before = packs(&dir);
-    write_file(&src.join("documents/facture/FA2605-0003.pdf"), b"%PDF new", 0o640, at(70_000));
+    write_file(
+        &src.join("documents/facture/FA2605-0003.pdf"),
+        b"%PDF new",
+        0o640,
+        at(70_000),
+    );
     let second = backup_paths(&repo, &[&src], 20);
-    let added: Vec<PathBuf> = packs(&dir).into_iter().filter(|p| !before.contains(p)).collect();
+    // The second run's pack holds only what the second snapshot adds.
+    let added: Vec<PathBuf> = packs(&dir)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
     assert_eq!(added.len(), 1, "{added:?}");
     drop(repo);
     std::fs::remove_file(&added[0]).unwrap();
 
     let repo = reopen_folder(&dir);
-    let r = run(&repo, false);
-    let errs = errors(&r);
+    let errs = errors(&run(&repo, false));
     let pack = file_name(&added[0]);
     assert!(
-        errs.iter().any(|(o, m)| o.contains(&pack) && m.contains("missing")),
+        about(&errs, &pack).iter().any(|m| m.contains("missing")),
         "pack {pack} not reported missing: {errs:?}"
     );
     let second_id = second.snapshot_id.to_hex();
     assert!(
-        errs.iter().any(|(o, m)| o.contains(&second_id) && m.contains("not fully restorable")),
+        about(&errs, &second_id)
+            .iter()
+            .any(|m| m.contains("not fully restorable")),
         "snapshot {second_id} not reported: {errs:?}"
     );
-    let first_id = first.snapshot_id.to_hex();
-    assert!(
-        !errs.iter().any(|(o, _)| o.contains(&first_id)),
-        "the first snapshot needs nothing from the lost pack: {errs:?}"
+    assert_eq!(
+        about(&errs, &first.snapshot_id.to_hex()),
+        Vec::<&str>::new(),
+        "the first snapshot needs nothing from the lost pack"
     );
     // ... and indeed still restores.
-    let target = tmp.path().join("restored");
-    restore_all(&repo, &first, &target);
+    restore_all(&repo, &first, &tmp.path().join("restored"));
+}
+
+/// Regression: trees were walked once for all snapshots, so of the snapshots
+/// sharing a damaged subtree only the first walked was reported.
+#[test]
+fn lost_shared_data_makes_every_snapshot_unrestorable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("devis");
+    let quote = crate::util::random_bytes("DE2605-0001", 10_000);
+    let dir = tmp.path().join("repo");
+    let repo = folder_repo(&dir);
+    write_file(&src.join("a/DE2605-0001.pdf"), &quote, 0o644, at(1));
+    let first = backup_paths(&repo, &[&src], 10);
+    let lost = packs(&dir);
+    // The second run stores only new trees: folder `b` and the copy's content
+    // are already known. The third shares `a` and `b` with the second.
+    write_file(&src.join("b/copie.pdf"), &quote, 0o644, at(2));
+    let second = backup_paths(&repo, &[&src], 20);
+    write_file(&src.join("c/DE2605-0002.pdf"), b"%PDF", 0o644, at(3));
+    let third = backup_paths(&repo, &[&src], 30);
+    drop(repo);
+    assert_eq!(lost.len(), 1);
+    std::fs::remove_file(&lost[0]).unwrap();
+
+    let repo = reopen_folder(&dir);
+    let errs = errors(&run(&repo, false));
+    for report in [&first, &second, &third] {
+        let id = report.snapshot_id.to_hex();
+        assert!(
+            about(&errs, &id)
+                .iter()
+                .any(|m| m.contains("not fully restorable")),
+            "snapshot {id} not reported: {errs:?}"
+        );
+    }
 }

@@ -12,10 +12,19 @@ fn open_folder(dir: &std::path::Path, password: &[u8]) -> coffer_store::Result<R
 #[test]
 fn wrong_password() {
     let store = shared_store();
-    Repository::init(on_store(&store), PASSWORD, &fast_init(), at(0), CacheLocation::Temporary)
-        .unwrap();
+    Repository::init(
+        on_store(&store),
+        PASSWORD,
+        &fast_init(),
+        at(0),
+        CacheLocation::Temporary,
+    )
+    .unwrap();
     let err = Repository::open(on_store(&store), b"hunter2", CacheLocation::Temporary).unwrap_err();
-    assert!(matches!(err, Error::WrongPassword { key_files: 1 }), "{err:?}");
+    assert!(
+        matches!(err, Error::WrongPassword { key_files: 1 }),
+        "{err:?}"
+    );
     Repository::open(on_store(&store), PASSWORD, CacheLocation::Temporary).unwrap();
 }
 
@@ -36,7 +45,10 @@ fn missing_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let err = open_folder(&tmp.path().join("nowhere"), PASSWORD).unwrap_err();
     assert!(matches!(err, Error::RepositoryNotFound { .. }), "{err:?}");
-    assert!(!tmp.path().join("nowhere").exists(), "opening must not create the folder");
+    assert!(
+        !tmp.path().join("nowhere").exists(),
+        "opening must not create the folder"
+    );
 }
 
 #[test]
@@ -44,8 +56,14 @@ fn init_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let first = folder_repo(tmp.path());
     let backend = Backend::open(tmp.path().to_str().unwrap(), true).unwrap();
-    let err = Repository::init(backend, b"other", &fast_init(), at(1), CacheLocation::Temporary)
-        .unwrap_err();
+    let err = Repository::init(
+        backend,
+        b"other",
+        &fast_init(),
+        at(1),
+        CacheLocation::Temporary,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
     // The first repository is untouched: its password still opens it, the other does not.
     let again = open_folder(tmp.path(), PASSWORD).unwrap();
@@ -66,7 +84,13 @@ fn newer_format_version() {
     // The version is checked before the password is tried.
     let err = open_folder(tmp.path(), b"any password").unwrap_err();
     assert!(
-        matches!(err, Error::UnsupportedVersion { found: 2, supported: 1 }),
+        matches!(
+            err,
+            Error::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            }
+        ),
         "{err:?}"
     );
 }

@@ -20,7 +20,10 @@ fn folder_and_stream_share_one_snapshot() {
     let repo = memory_repo();
     let report = backup(
         &repo,
-        vec![Source::Path(docs.clone()), stdin("db/erp.dump", b"PGDMP dump")],
+        vec![
+            Source::Path(docs.clone()),
+            stdin("db/erp.dump", b"PGDMP dump"),
+        ],
         &opts(10),
         &NoProgress,
     )

@@ -17,7 +17,11 @@ fn fifo_is_skipped_with_a_warning_and_the_snapshot_is_partial() {
     // Reading the FIFO would block forever: the backup finishing at all is part of the test.
     let report = backup_paths(&repo, &[&src], 10);
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
-    assert!(report.warnings[0].contains("m-pipe"), "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("m-pipe"),
+        "{:?}",
+        report.warnings
+    );
     assert!(report.snapshot.partial);
     assert_eq!(report.snapshot.summary.errors, 1);
     assert_eq!(report.snapshot.summary.files_new, 2);

@@ -1,0 +1,50 @@
+//! End-to-end tests of the `coffer` binary: every test runs the real executable
+//! (`CARGO_BIN_EXE_coffer`) against a throwaway repository, as a cron job or an
+//! operator would, and checks exit codes, messages and restored bytes.
+//!
+//! Tests that need PostgreSQL read PGHOST/PGPORT/PGUSER and run when
+//! `COFFER_TEST_PG` is set (`eval "$(bash .ci/services)"`); otherwise they print
+//! why they skipped, unless `COFFER_REQUIRE_SERVICES=1` makes that a failure
+//! (`.ci/run` sets it). Tests that mount a tmpfs need root, under the same rule.
+//!
+//! Run them with `cargo test --release --test cli`.
+
+// The running binary, a temporary repository, captured output.
+#[path = "cli/harness.rs"]
+mod harness;
+
+// Dolibarr-like document folders, and byte-for-byte comparison of restored trees.
+#[path = "cli/documents.rs"]
+mod documents;
+
+// The PostgreSQL service: throwaway databases, psql, a content fingerprint.
+#[path = "cli/postgres.rs"]
+mod postgres;
+
+// pg_dump into a snapshot and back out through pg_restore; a day of changes; a failing dump.
+#[path = "cli/pg_round_trip.rs"]
+mod pg_round_trip;
+
+// Wrong repository, password, version, sources and special files: exit codes, messages, no damage.
+#[path = "cli/bad_input.rs"]
+mod bad_input;
+
+// A full stdout, a full restore target and a full cache folder.
+#[path = "cli/full_disk.rs"]
+mod full_disk;
+
+// The documented shapes of `--json` output.
+#[path = "cli/json.rs"]
+mod json;
+
+// Backing up the same documents again: unchanged files are skipped, --force re-reads.
+#[path = "cli/unchanged.rs"]
+mod unchanged;
+
+// Choosing snapshots: --tag and --host filters, --time back-dating, `latest`.
+#[path = "cli/selection.rs"]
+mod selection;
+
+// Behaviour in shell pipelines: a reader that hangs up early, no progress escapes.
+#[path = "cli/pipes.rs"]
+mod pipes;
