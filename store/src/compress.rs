@@ -39,7 +39,7 @@ pub fn sample_entropy(data: &[u8]) -> f64 {
 /// Frames `data` for sealing, compressed when that saves at least 2%.
 pub fn encode_blob(data: &[u8], level: i32) -> Vec<u8> {
     if level > 0 && data.len() >= 64 && sample_entropy(data) < ENTROPY_LIMIT {
-        if let Ok(z) = zstd::bulk::compress(data, level) {
+        if let Ok(z) = compress_reusing_context(data, level) {
             if z.len() + z.len() / 50 < data.len() {
                 let mut out = Vec::with_capacity(z.len() + 1);
                 out.push(MODE_ZSTD);
@@ -52,6 +52,26 @@ pub fn encode_blob(data: &[u8], level: i32) -> Vec<u8> {
     out.push(MODE_RAW);
     out.extend_from_slice(data);
     out
+}
+
+/// zstd with one compression context per thread: creating a context per blob
+/// costs more than compressing a small document.
+fn compress_reusing_context(data: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    use std::cell::RefCell;
+    thread_local! {
+        static CONTEXT: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { RefCell::new(None) };
+    }
+    CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match slot.as_mut() {
+            Some((_, c)) => c.compress(data),
+            None => Err(std::io::Error::other("no zstd context")),
+        }
+    })
 }
 
 /// Undoes [`encode_blob`]. `raw_len` (from the index) bounds decompression, so a

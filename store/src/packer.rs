@@ -1,7 +1,7 @@
 //! Writes blobs into packs, uploads packs in the background, and commits
 //! index files: the write side of the repository.
 //!
-//! Ordering (FORMAT.md, "Write ordering"): a pack is uploaded before any index
+//! Ordering (FORMAT.md, "Read and write ordering"): a pack is uploaded before any index
 //! file lists it, and an index file is stored before any snapshot needs it.
 //! Blobs added in this run are remembered in `session` until an index file
 //! listing them is stored and ingested in the cache; the set is flushed every
@@ -19,6 +19,9 @@ use crate::repo::Repository;
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use tokio::task::JoinHandle;
+
+/// Spare capacity for the last blob past the target and the trailer.
+const TRAILER_ROOM: usize = 1 << 20;
 
 /// Blobs per index file written during a long backup.
 pub const INDEX_FLUSH_BLOBS: usize = 100_000;
@@ -89,6 +92,12 @@ impl<'r> PackWriter<'r> {
             return Ok(());
         }
         let length = u32::try_from(sealed.len()).unwrap_or(u32::MAX);
+        if self.buf.capacity() == 0 {
+            // Room for a full pack and its trailer up front: growing by doubling
+            // would briefly hold 3x a pack and keep 2x a pack's capacity.
+            self.buf
+                .reserve(self.repo.config().pack_target_size as usize + TRAILER_ROOM);
+        }
         self.entries.push(BlobEntry {
             id,
             kind,
@@ -122,6 +131,8 @@ impl<'r> PackWriter<'r> {
         if !self.is_known(&id)? {
             let sealed = seal_blob(self.repo, &bytes);
             self.add(id, BlobKind::Tree, &sealed, raw_len(&bytes))?;
+            // The next backup reads this tree as its parent: keep it local.
+            self.repo.index()?.put_tree(&id, raw_len(&bytes), &sealed)?;
         }
         Ok(id)
     }

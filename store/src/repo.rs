@@ -149,7 +149,11 @@ impl Repository {
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
         let config: Config =
             codec::decode(&plain).map_err(|e| Error::corrupt("config", e.to_string()))?;
-        Ok(Self::assemble(backend, key, config, cache))
+        let me = Self::assemble(backend, key, config, cache);
+        me.chunker_params()
+            .validate()
+            .map_err(|e| Error::corrupt("config", e.to_string()))?;
+        Ok(me)
     }
 
     fn assemble(backend: Backend, key: MasterKey, config: Config, cache: CacheLocation) -> Self {
@@ -215,12 +219,23 @@ impl Repository {
 
     /// Opens a sealed blob read from its pack and checks it is the blob asked for.
     pub fn open_blob(&self, id: &BlobId, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
-        let object = || format!("blob {} in pack {}", id.short(), loc.pack.short());
+        self.open_sealed(id, loc.raw_length, sealed, || {
+            format!("blob {} in pack {}", id.short(), loc.pack.short())
+        })
+    }
+
+    fn open_sealed(
+        &self,
+        id: &BlobId,
+        raw_length: u32,
+        sealed: &[u8],
+        object: impl Fn() -> String,
+    ) -> Result<Vec<u8>> {
         let framed = self
             .key
             .open(Domain::Blob, sealed)
             .map_err(|e| Error::corrupt(object(), e.to_string()))?;
-        let data = compress::decode_blob(&framed, loc.raw_length as usize)
+        let data = compress::decode_blob(&framed, raw_length as usize)
             .map_err(|e| Error::corrupt(object(), e))?;
         if self.key.chunk_ids().id(&data) != id.0 {
             return Err(Error::corrupt(object(), "content does not match its id"));
@@ -238,12 +253,29 @@ impl Repository {
         self.open_blob(id, &loc, &sealed)
     }
 
-    /// Reads and decodes a tree blob, memoised (trees are shared between snapshots).
+    /// Reads and decodes a tree blob: from memory, else the local cache, else
+    /// a ranged read of its pack (then cached). Trees are shared between snapshots.
     pub fn read_tree(&self, id: &BlobId) -> Result<std::sync::Arc<TreeBlob>> {
         if let Some(t) = self.trees_lock().get(id) {
             return Ok(std::sync::Arc::clone(t));
         }
-        let bytes = self.read_blob(id)?;
+        // A damaged cache entry is not an error: the pack has the truth.
+        let cached = self.index()?.tree(id)?.and_then(|(raw_length, sealed)| {
+            self.open_sealed(id, raw_length, &sealed, String::new).ok()
+        });
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let loc = self.lookup(id)?;
+                let sealed = self.backend.get_range(
+                    &layout::pack(&loc.pack),
+                    loc.offset..loc.offset + u64::from(loc.length),
+                )?;
+                let bytes = self.open_blob(id, &loc, &sealed)?;
+                self.index()?.put_tree(id, loc.raw_length, &sealed)?;
+                bytes
+            }
+        };
         let tree: TreeBlob = codec::decode(&bytes)
             .map_err(|e| Error::corrupt(format!("tree {}", id.short()), e.to_string()))?;
         let tree = std::sync::Arc::new(tree);
@@ -330,12 +362,12 @@ impl Repository {
                 snapshot: open_snapshot(&self.key, &name, &bytes)?,
             });
         }
-        out.sort_by(|a, b| (a.snapshot.time_unix_ns, a.id).cmp(&(b.snapshot.time_unix_ns, b.id)));
+        out.sort_by_key(|s| (s.snapshot.time_unix_ns, s.id));
         Ok(out)
     }
 }
 
-fn open_snapshot(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<Snapshot> {
+pub(crate) fn open_snapshot(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<Snapshot> {
     let plain = key
         .open(Domain::Snapshot, bytes)
         .map_err(|e| Error::corrupt(name, e.to_string()))?;
@@ -376,23 +408,48 @@ fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
             reason: "it has no key files".into(),
         });
     }
+    // One damaged key file must not lock out a password another one opens:
+    // try them all, and only say "damaged" when nothing else was usable.
+    let mut damaged: Option<Error> = None;
+    let mut usable = 0;
     for (name, _) in &names {
         let Some(raw) = backend.get(name)? else {
             continue;
         };
-        let (_, body) =
-            key::unframe(&raw).map_err(|r| Error::corrupt(name.as_str(), r.to_string()))?;
-        let file: KeyFile =
-            codec::decode(body).map_err(|e| Error::corrupt(name.as_str(), e.to_string()))?;
-        let wk = crypto::derive_wrapping_key(password, &file.salt, file.kdf)
-            .map_err(|e| Error::corrupt(name.as_str(), e))?;
+        let file = match read_key_file(name, &raw) {
+            Ok(f) => f,
+            Err(e) => {
+                damaged.get_or_insert(e);
+                continue;
+            }
+        };
+        let wk = match crypto::derive_wrapping_key(password, &file.salt, file.kdf) {
+            Ok(wk) => wk,
+            Err(e) => {
+                damaged.get_or_insert(Error::corrupt(name.as_str(), e));
+                continue;
+            }
+        };
+        usable += 1;
         if let Ok(key) = crypto::unwrap_master(&wk, &file.wrapped_master) {
             return Ok(key);
         }
     }
-    Err(Error::WrongPassword {
-        key_files: names.len(),
-    })
+    match damaged {
+        Some(e) if usable == 0 => Err(e),
+        _ => Err(Error::WrongPassword { key_files: usable }),
+    }
+}
+
+fn read_key_file(name: &str, raw: &[u8]) -> Result<KeyFile> {
+    let (version, body) = key::unframe(raw).map_err(|r| Error::corrupt(name, r.to_string()))?;
+    if version != key::KEY_FILE_VERSION {
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: key::KEY_FILE_VERSION,
+        });
+    }
+    codec::decode(body).map_err(|e| Error::corrupt(name, e.to_string()))
 }
 
 pub fn unix_ns(t: SystemTime) -> i64 {

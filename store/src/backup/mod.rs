@@ -161,6 +161,7 @@ pub fn backup(
         uid: current_uid(),
         gid: current_gid(),
         mtime_unix_ns: unix_ns(opts.time),
+        ctime_unix_ns: unix_ns(opts.time),
         inode: 0,
         size: 0,
     };

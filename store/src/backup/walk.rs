@@ -30,6 +30,7 @@ pub(crate) struct Meta {
     pub uid: u32,
     pub gid: u32,
     pub mtime_unix_ns: i64,
+    pub ctime_unix_ns: i64,
     pub inode: u64,
     pub size: u64,
 }
@@ -40,7 +41,8 @@ impl Meta {
             mode: md.mode() & 0o7777,
             uid: md.uid(),
             gid: md.gid(),
-            mtime_unix_ns: md.mtime().saturating_mul(1_000_000_000) + md.mtime_nsec(),
+            mtime_unix_ns: unix_ns_of(md.mtime(), md.mtime_nsec()),
+            ctime_unix_ns: unix_ns_of(md.ctime(), md.ctime_nsec()),
             inode: md.ino(),
             size: md.size(),
         }
@@ -54,10 +56,17 @@ impl Meta {
             uid: self.uid,
             gid: self.gid,
             mtime_unix_ns: self.mtime_unix_ns,
+            ctime_unix_ns: self.ctime_unix_ns,
             inode: self.inode,
             size,
         }
     }
+}
+
+/// Seconds and nanoseconds to one i64, saturating outside years ~1677-2262
+/// rather than overflowing on a file with an absurd timestamp.
+fn unix_ns_of(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 /// Whether a file had a counterpart in the parent snapshot.
@@ -283,6 +292,7 @@ impl<'a> Walker<'a> {
             if let NodeKind::File { content } = &p.kind {
                 if p.size == meta.size
                     && p.mtime_unix_ns == meta.mtime_unix_ns
+                    && p.ctime_unix_ns == meta.ctime_unix_ns
                     && p.inode == meta.inode
                 {
                     let node = meta.node(
@@ -310,12 +320,16 @@ impl<'a> Walker<'a> {
             Err(e) => return self.warn(format!("{}: {e}; skipped", path.display())),
         };
         self.emit(Item::FileStart { name, meta, status })?;
-        match self.stream(f)? {
+        match self.stream(&f)? {
             Ok(size) => {
                 self.emit(Item::FileEnd { size })?;
-                if let Ok(after) = std::fs::symlink_metadata(path) {
+                // fstat of the open file: no second path lookup per file.
+                if let Ok(after) = f.metadata() {
                     let a = Meta::of(&after);
-                    if a.size != meta.size || a.mtime_unix_ns != meta.mtime_unix_ns {
+                    if a.size != meta.size
+                        || a.mtime_unix_ns != meta.mtime_unix_ns
+                        || a.ctime_unix_ns != meta.ctime_unix_ns
+                    {
                         self.warn(format!(
                             "{}: changed while being read; the stored copy may be inconsistent",
                             path.display()

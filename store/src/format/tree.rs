@@ -18,7 +18,8 @@ pub const DIR_FANOUT: u32 = 64;
 pub const CONTENT_FANOUT: u32 = 128;
 /// A piece is closed at this many items even without a boundary.
 pub const MAX_PIECE_FACTOR: usize = 8;
-/// Files with at most this many chunks keep their list inline in the node.
+/// A file's chunk list stays inline in its node when it has at most this many
+/// chunks and no piece of it was closed while it streamed (see FORMAT.md).
 pub const INLINE_CHUNKS: usize = 32;
 
 /// The plaintext of a tree blob.
@@ -72,6 +73,9 @@ pub struct Node {
     pub uid: u32,
     pub gid: u32,
     pub mtime_unix_ns: i64,
+    /// Inode change time: with size, mtime and inode, tells an unchanged file
+    /// apart from one rewritten in place with its mtime kept (`rsync -t`, `cp -p`).
+    pub ctime_unix_ns: i64,
     /// Used only to detect unchanged files on the next backup.
     pub inode: u64,
     /// Content length for files; 0 otherwise.
