@@ -7,6 +7,9 @@ use fastcdc::v2020::StreamCDC;
 
 use crate::params::{ChunkerParams, NORMALIZATION, ParamsError};
 
+/// Bytes read from the source at a time.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Streaming chunker over any reader: yields owned chunks in order; never holds
 /// more than ~max_size bytes (plus fastcdc's buffer).
 ///
@@ -24,7 +27,7 @@ pub struct Chunker<R: Read> {
 }
 
 enum State<R: Read> {
-    Running(StreamCDC<RetryInterrupted<R>>),
+    Running(StreamCDC<RetryInterrupted<io::BufReader<R>>>),
     Invalid(ParamsError),
     Done,
 }
@@ -39,7 +42,9 @@ impl<R: Read> Chunker<R> {
             Ok(()) => {
                 let (min, avg, max) = params.sizes();
                 State::Running(StreamCDC::with_level_and_seed(
-                    RetryInterrupted(reader),
+                    // fastcdc refills a max_size buffer per chunk: without a
+                    // large buffer in front, that is one read call per chunk.
+                    RetryInterrupted(io::BufReader::with_capacity(READ_BUFFER, reader)),
                     min,
                     avg,
                     max,

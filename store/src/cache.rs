@@ -339,7 +339,7 @@ fn db_options() -> rocksdb::Options {
     o.set_max_open_files(256);
     o.set_keep_log_file_num(2);
     let mut table = rocksdb::BlockBasedOptions::default();
-    table.set_block_cache(&rocksdb::Cache::new_lru_cache(8 << 20));
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(32 << 20));
     table.set_bloom_filter(10.0, false);
     o.set_block_based_table_factory(&table);
     o

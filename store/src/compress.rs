@@ -74,13 +74,32 @@ fn compress_reusing_context(data: &[u8], level: i32) -> std::io::Result<Vec<u8>>
     })
 }
 
+/// zstd decompression with one context per thread, for the same reason.
+fn decompress_reusing_context(payload: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    use std::cell::RefCell;
+    thread_local! {
+        static CONTEXT: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { RefCell::new(None) };
+    }
+    CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(payload, capacity),
+            None => Err(std::io::Error::other("no zstd context")),
+        }
+    })
+}
+
 /// Undoes [`encode_blob`]. `raw_len` (from the index) bounds decompression, so a
 /// hostile frame cannot make us allocate more than the blob claims.
 pub fn decode_blob(framed: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
     let (&mode, payload) = framed.split_first().ok_or("empty blob")?;
     let data = match mode {
         MODE_RAW => payload.to_vec(),
-        MODE_ZSTD => zstd::bulk::decompress(payload, raw_len)
+        MODE_ZSTD => decompress_reusing_context(payload, raw_len)
             .map_err(|e| format!("zstd frame does not decode: {e}"))?,
         other => return Err(format!("unknown compression mode {other}")),
     };

@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 /// Spare capacity for the last blob past the target and the trailer.
 const TRAILER_ROOM: usize = 1 << 20;
 
+/// Parent tree ids remembered at most (32 bytes each).
+const STORED_HINT_MAX: usize = 1 << 16;
+
 /// Blobs per index file written during a long backup.
 pub const INDEX_FLUSH_BLOBS: usize = 100_000;
 
@@ -47,6 +50,7 @@ pub struct PackWriter<'r> {
     max_uploads: usize,
     uploaded: Vec<IndexedPack>,
     session: HashSet<BlobId>,
+    stored_hint: HashSet<BlobId>,
     indexes: Vec<IndexId>,
     stats: WriteStats,
 }
@@ -61,6 +65,7 @@ impl<'r> PackWriter<'r> {
             max_uploads: max_uploads.max(1),
             uploaded: Vec::new(),
             session: HashSet::new(),
+            stored_hint: HashSet::new(),
             indexes: Vec::new(),
             stats: WriteStats::default(),
         }
@@ -77,7 +82,18 @@ impl<'r> PackWriter<'r> {
 
     /// Is the blob already stored, or written by this run?
     pub fn is_known(&self, id: &BlobId) -> Result<bool> {
-        Ok(self.session.contains(id) || self.repo.index()?.contains(id)?)
+        Ok(self.session.contains(id)
+            || self.stored_hint.contains(id)
+            || self.repo.index()?.contains(id)?)
+    }
+
+    /// Records that a blob is stored (a parent snapshot's folder tree), so an
+    /// unchanged folder's tree needs no index lookup. Bounded: cleared when full.
+    pub fn note_stored(&mut self, id: BlobId) {
+        if self.stored_hint.len() >= STORED_HINT_MAX {
+            self.stored_hint.clear();
+        }
+        self.stored_hint.insert(id);
     }
 
     /// Adds a sealed blob. The caller has checked [`Self::is_known`].

@@ -149,11 +149,20 @@ impl<'r, 'w> Assembler<'r, 'w> {
                 }
                 self.push_node(node);
             }
-            Item::DirStart { name, meta } => self.dirs.push(DirFrame {
+            Item::DirStart {
                 name,
                 meta,
-                nodes: Vec::new(),
-            }),
+                parent_tree,
+            } => {
+                if let Some(t) = parent_tree {
+                    self.w.note_stored(t);
+                }
+                self.dirs.push(DirFrame {
+                    name,
+                    meta,
+                    nodes: Vec::new(),
+                });
+            }
             Item::DirEnd => {
                 let d = self
                     .dirs

@@ -8,6 +8,7 @@
 
 mod assemble;
 mod command;
+mod scan;
 mod walk;
 
 pub use command::ProducerCommand;
@@ -169,10 +170,13 @@ pub fn backup(
     let (tx, rx) = crossbeam_channel::bounded(2);
     let outcome: Result<(BlobId, assemble_summary::Parts)> = std::thread::scope(|scope| {
         let excludes = &excludes;
-        let walker = scope.spawn(move || {
-            let mut w = Walker::new(repo, tx, excludes, progress, now_meta);
-            let _ = w.run(&mut roots, parent_root);
-        });
+        let walker = std::thread::Builder::new()
+            .name("coffer-walk".into())
+            .spawn_scoped(scope, move || {
+                let mut w = Walker::new(repo, tx, excludes, progress, now_meta);
+                let _ = w.run(&mut roots, parent_root);
+            })
+            .map_err(|e| Error::InvalidInput(format!("cannot start the reader thread: {e}")))?;
         let mut asm = assemble::Assembler::new(repo, &mut writer, now_meta, progress);
         let mut result = Ok(());
         for batch in rx.iter() {

@@ -4,6 +4,7 @@
 //! over a bounded channel, so reading overlaps hashing and compression and a
 //! 50 GB dump never sits in memory.
 
+use super::scan::{Listed, Scan, WINDOW, scan};
 use super::{Excludes, RootEntry, StdinSource};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind};
@@ -13,6 +14,7 @@ use crate::repo::Repository;
 use crate::tree::dir_entries;
 use coffer_chunker::{Chunker, ChunkerParams};
 use crossbeam_channel::Sender;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -69,6 +71,14 @@ fn unix_ns_of(secs: i64, nsec: i64) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
+/// The tree of a parent-snapshot node, when it is a folder.
+fn prev_dir_tree(prev: Option<&Node>) -> Option<BlobId> {
+    match prev.map(|n| &n.kind) {
+        Some(NodeKind::Dir { tree }) => Some(*tree),
+        _ => None,
+    }
+}
+
 /// Whether a file had a counterpart in the parent snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileStatus {
@@ -80,6 +90,8 @@ pub(crate) enum Item {
     DirStart {
         name: Vec<u8>,
         meta: Meta,
+        /// The folder's tree in the parent snapshot: stored already.
+        parent_tree: Option<BlobId>,
     },
     DirEnd,
     FileStart {
@@ -174,7 +186,7 @@ impl<'a> Walker<'a> {
                 RootEntry::Path { name, path } => {
                     let prev = parent.get(name.as_slice());
                     let rel = Path::new(std::ffi::OsStr::from_bytes(name)).to_path_buf();
-                    self.entry(path, &rel, name.clone(), prev)?;
+                    self.entry(path, &rel, name.clone(), prev, None, None)?;
                 }
                 RootEntry::Stdin { components, source } => {
                     self.stdin(components, source, parent_root)?;
@@ -201,29 +213,31 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// `rel` is the path inside the snapshot (`documents/facture/...`).
+    /// `rel` is the path inside the snapshot (`documents/facture/...`);
+    /// `listed` is the entry's `lstat` from its folder's listing (roots have
+    /// none); `scanned` the folder's own listing when it was made ahead.
     fn entry(
         &mut self,
         path: &Path,
         rel: &Path,
         name: Vec<u8>,
         prev: Option<&Node>,
+        listed: Option<std::io::Result<std::fs::Metadata>>,
+        scanned: Option<std::io::Result<Scan>>,
     ) -> Result<(), Hangup> {
         if self.excludes.is_excluded(path, rel) {
             return Ok(());
         }
-        let md = match std::fs::symlink_metadata(path) {
+        let md = match listed.unwrap_or_else(|| std::fs::symlink_metadata(path)) {
             Ok(md) => md,
             Err(e) => return self.warn(format!("{}: {e}; skipped", path.display())),
         };
         let meta = Meta::of(&md);
         let ft = md.file_type();
         if ft.is_dir() {
-            let prev_tree = match prev.map(|n| &n.kind) {
-                Some(NodeKind::Dir { tree }) => Some(*tree),
-                _ => None,
-            };
-            self.dir(path, rel, name, meta, prev_tree)
+            let prev_tree = prev_dir_tree(prev);
+            let scanned = scanned.unwrap_or_else(|| scan(self.repo, path, prev_tree));
+            self.dir(path, rel, name, meta, prev_tree, scanned)
         } else if ft.is_file() {
             self.file(path, name, meta, prev)
         } else if ft.is_symlink() {
@@ -258,25 +272,49 @@ impl<'a> Walker<'a> {
         name: Vec<u8>,
         meta: Meta,
         prev: Option<BlobId>,
+        scanned: std::io::Result<Scan>,
     ) -> Result<(), Hangup> {
-        let rd = match std::fs::read_dir(path) {
-            Ok(rd) => rd,
+        let scanned = match scanned {
+            Ok(s) => s,
             Err(e) => return self.warn(format!("{}: {e}; folder skipped", path.display())),
         };
-        let mut names: Vec<std::ffi::OsString> = Vec::new();
-        for ent in rd {
-            match ent {
-                Ok(ent) => names.push(ent.file_name()),
-                Err(e) => self.warn(format!("{}: {e}; listing incomplete", path.display()))?,
-            }
+        for w in scanned.warnings {
+            self.warn(w)?;
         }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let parent = self.parent_entries(prev);
-        self.emit(Item::DirStart { name, meta })?;
-        for child in names {
-            let cname = child.as_bytes().to_vec();
-            let prev = parent.get(&cname);
-            self.entry(&path.join(&child), &rel.join(&child), cname, prev)?;
+        let parent = scanned.parent;
+        self.emit(Item::DirStart {
+            name,
+            meta,
+            parent_tree: prev,
+        })?;
+        let mut entries = scanned.entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let window: Vec<Listed> = entries.by_ref().take(WINDOW).collect();
+            // List this window's subfolders in parallel, ahead of emitting them.
+            let (repo, excludes) = (self.repo, self.excludes);
+            let ahead: Vec<Option<std::io::Result<Scan>>> = window
+                .par_iter()
+                .map(|l| {
+                    let is_dir = l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir);
+                    let child = path.join(&l.name);
+                    (is_dir && !excludes.is_excluded(&child, &rel.join(&l.name))).then(|| {
+                        let prev = prev_dir_tree(parent.get(l.name.as_bytes()));
+                        scan(repo, &child, prev)
+                    })
+                })
+                .collect();
+            for (l, ahead) in window.into_iter().zip(ahead) {
+                let cname = l.name.as_bytes().to_vec();
+                let prev = parent.get(&cname);
+                self.entry(
+                    &path.join(&l.name),
+                    &rel.join(&l.name),
+                    cname,
+                    prev,
+                    Some(l.metadata),
+                    ahead,
+                )?;
+            }
         }
         self.emit(Item::DirEnd)
     }
@@ -377,6 +415,7 @@ impl<'a> Walker<'a> {
                     mode: 0o755,
                     ..self.now_meta
                 },
+                parent_tree: None,
             })?;
         }
         let meta = Meta {
