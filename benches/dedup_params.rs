@@ -30,7 +30,9 @@ use coffer_chunker::{ChunkerParams, chunk_boundaries};
 use rayon::prelude::*;
 
 const KIB: u32 = 1024;
-const AVERAGES: [u32; 6] = [
+const AVERAGES: [u32; 8] = [
+    4 * KIB,
+    8 * KIB,
     16 * KIB,
     32 * KIB,
     64 * KIB,

@@ -14,7 +14,7 @@ mod walk;
 pub use command::ProducerCommand;
 
 use crate::error::{Error, Result};
-use crate::format::snapshot::Snapshot;
+use crate::format::snapshot::{Snapshot, Summary};
 use crate::id::{BlobId, SnapshotId};
 use crate::packer::{PackWriter, WriteStats};
 use crate::progress::Progress;
@@ -168,7 +168,7 @@ pub fn backup(
     };
     let mut writer = PackWriter::new(repo, opts.upload_concurrency);
     let (tx, rx) = crossbeam_channel::bounded(2);
-    let outcome: Result<(BlobId, assemble_summary::Parts)> = std::thread::scope(|scope| {
+    let outcome: Result<(BlobId, (Summary, Vec<String>))> = std::thread::scope(|scope| {
         let excludes = &excludes;
         let walker = std::thread::Builder::new()
             .name("coffer-walk".into())
@@ -228,10 +228,6 @@ pub fn backup(
         warnings,
         write,
     })
-}
-
-mod assemble_summary {
-    pub type Parts = (crate::format::snapshot::Summary, Vec<String>);
 }
 
 /// Names each source at the snapshot root and checks they exist and do not collide.

@@ -22,7 +22,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Bytes of chunk data per batch: enough to keep every core busy.
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 const BATCH_ITEMS: usize = 2048;
 
 /// File metadata as stored in nodes.
