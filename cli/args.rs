@@ -78,7 +78,7 @@ pub struct InitArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub compression: i32,
     /// Average chunk size in KiB (min = avg/4, max = avg*4). Fixed for the repository's life.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub chunk_avg_kib: u32,
 }
 

@@ -87,8 +87,8 @@
 //! * Masks: with `bits = round(log2(avg_size))`, the strict mask is
 //!   `MASKS[bits + 1]` and the loose one `MASKS[bits - 1]` (normalization
 //!   level 1), from fastcdc 5's `MASKS`, whose entry `k` has `k` one-bits. For
-//!   the default 16 KiB average they are `0x0000_d90f_0353_0000` and
-//!   `0x0000_d903_0353_0000`.
+//!   the default 8 KiB average they are `0x0000_d903_1353_0000` and
+//!   `0x0000_d901_0353_0000`.
 //! * Cut: let `w` be the unchunked rest of the input, capped at `max_size`
 //!   bytes. If `w.len() <= min_size` the chunk is `w`. Otherwise `h = 0`, and
 //!   for each position `i` from `min_size` on, `h = (h << 1) + G[w[i]]`

@@ -36,7 +36,7 @@ fn default_params_select_the_documented_masks() {
     );
     assert_eq!(
         (strict, loose),
-        (0x0000_d90f_0353_0000, 0x0000_d903_0353_0000)
+        (0x0000_d903_1353_0000, 0x0000_d901_0353_0000)
     );
 }
 
