@@ -2,7 +2,7 @@
 //! each batch's chunks on all cores (rayon), then, in order, appends new blobs
 //! to packs and assembles file nodes and directory trees.
 
-use super::walk::{FileStatus, Item, Meta};
+use super::walk::{FileStatus, Item, Meta, ParentDir};
 use crate::error::{Error, Result};
 use crate::format::pack::BlobKind;
 use crate::format::snapshot::Summary;
@@ -19,6 +19,31 @@ struct DirFrame {
     name: Vec<u8>,
     meta: Meta,
     nodes: Vec<Node>,
+    parent: Option<ParentDir>,
+    /// Entries equal to their node in the parent snapshot.
+    identical: usize,
+    /// Some entry is new, changed or read again.
+    dirty: bool,
+}
+
+impl DirFrame {
+    fn new(name: Vec<u8>, meta: Meta, parent: Option<ParentDir>) -> Self {
+        Self {
+            name,
+            meta,
+            nodes: Vec::new(),
+            parent,
+            identical: 0,
+            dirty: false,
+        }
+    }
+
+    /// The parent snapshot's tree, when this folder came out identical to it.
+    fn unchanged_tree(&self) -> Option<BlobId> {
+        self.parent
+            .filter(|p| !self.dirty && self.identical == p.entries)
+            .map(|p| p.tree)
+    }
 }
 
 struct FileFrame {
@@ -48,11 +73,7 @@ impl<'r, 'w> Assembler<'r, 'w> {
         Self {
             repo,
             w,
-            dirs: vec![DirFrame {
-                name: Vec::new(),
-                meta: root_meta,
-                nodes: Vec::new(),
-            }],
+            dirs: vec![DirFrame::new(Vec::new(), root_meta, None)],
             file: None,
             summary: Summary::default(),
             warnings: Vec::new(),
@@ -136,42 +157,45 @@ impl<'r, 'w> Assembler<'r, 'w> {
                 self.summary.bytes_total += size;
                 self.progress.file_done();
                 let node = f.meta.node(f.name, NodeKind::File { content }, size);
-                self.push_node(node);
+                self.push_node(node, false);
             }
             Item::FileAbort => {
                 self.file = None;
+                if let Some(d) = self.dirs.last_mut() {
+                    d.dirty = true;
+                }
             }
-            Item::Node { node, unchanged } => {
+            Item::Node {
+                node,
+                unchanged,
+                identical,
+            } => {
                 if unchanged {
                     self.summary.files_unmodified += 1;
                     self.summary.bytes_total += node.size;
                     self.progress.file_done();
                 }
-                self.push_node(node);
+                self.push_node(node, identical);
             }
-            Item::DirStart {
-                name,
-                meta,
-                parent_tree,
-            } => {
-                if let Some(t) = parent_tree {
-                    self.w.note_stored(t);
+            Item::DirStart { name, meta, parent } => {
+                if let Some(p) = parent {
+                    self.w.note_stored(p.tree);
                 }
-                self.dirs.push(DirFrame {
-                    name,
-                    meta,
-                    nodes: Vec::new(),
-                });
+                self.dirs.push(DirFrame::new(name, meta, parent));
             }
             Item::DirEnd => {
                 let d = self
                     .dirs
                     .pop()
                     .ok_or_else(|| Error::InvalidInput("unbalanced folder end".into()))?;
-                let tree = build_dir(self.w, d.nodes)?;
+                let tree = match d.unchanged_tree() {
+                    Some(tree) => tree,
+                    None => build_dir(self.w, d.nodes)?,
+                };
                 self.summary.dirs += 1;
+                let identical = d.parent.is_some_and(|p| p.meta_same && p.tree == tree);
                 let node = d.meta.node(d.name, NodeKind::Dir { tree }, 0);
-                self.push_node(node);
+                self.push_node(node, identical);
             }
             Item::Warn(w) => {
                 self.summary.errors += 1;
@@ -182,9 +206,14 @@ impl<'r, 'w> Assembler<'r, 'w> {
         Ok(())
     }
 
-    fn push_node(&mut self, node: Node) {
+    fn push_node(&mut self, node: Node, identical: bool) {
         if let Some(d) = self.dirs.last_mut() {
             d.nodes.push(node);
+            if identical {
+                d.identical += 1;
+            } else {
+                d.dirty = true;
+            }
         }
     }
 

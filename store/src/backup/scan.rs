@@ -16,6 +16,8 @@ use std::path::Path;
 
 /// Sibling folders listed ahead of the walker at once.
 pub(crate) const WINDOW: usize = 256;
+/// Fewer subfolders than this in a window are listed on the walker's thread.
+pub(crate) const PARALLEL_FROM: usize = 4;
 
 /// One listed entry: its name and its `lstat`.
 pub(crate) struct Listed {

@@ -4,7 +4,7 @@
 //! over a bounded channel, so reading overlaps hashing and compression and a
 //! 50 GB dump never sits in memory.
 
-use super::scan::{Listed, Scan, WINDOW, scan};
+use super::scan::{Listed, PARALLEL_FROM, Scan, WINDOW, scan};
 use super::{Excludes, RootEntry, StdinSource};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind};
@@ -79,6 +79,29 @@ fn prev_dir_tree(prev: Option<&Node>) -> Option<BlobId> {
     }
 }
 
+/// A folder as the parent snapshot has it. When every entry comes out
+/// identical to the parent's and none is missing or added, the folder's tree
+/// is the parent's tree: no need to encode, hash and look it up again (a
+/// nightly run over 68,000 unchanged folders is mostly that).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ParentDir {
+    pub tree: BlobId,
+    /// Entries in the parent's version of the folder.
+    pub entries: usize,
+    /// The folder's own metadata is the parent node's.
+    pub meta_same: bool,
+}
+
+/// Does a parent-snapshot node carry exactly this metadata?
+fn same_meta(p: &Node, m: &Meta) -> bool {
+    p.mode == m.mode
+        && p.uid == m.uid
+        && p.gid == m.gid
+        && p.mtime_unix_ns == m.mtime_unix_ns
+        && p.ctime_unix_ns == m.ctime_unix_ns
+        && p.inode == m.inode
+}
+
 /// Whether a file had a counterpart in the parent snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileStatus {
@@ -90,8 +113,8 @@ pub(crate) enum Item {
     DirStart {
         name: Vec<u8>,
         meta: Meta,
-        /// The folder's tree in the parent snapshot: stored already.
-        parent_tree: Option<BlobId>,
+        /// The folder in the parent snapshot, if it was there.
+        parent: Option<ParentDir>,
     },
     DirEnd,
     FileStart {
@@ -108,7 +131,10 @@ pub(crate) enum Item {
     /// A finished node (unchanged file, symlink).
     Node {
         node: Node,
+        /// An unchanged file (counted as such).
         unchanged: bool,
+        /// Equal to its node in the parent snapshot.
+        identical: bool,
     },
     Warn(String),
     Fatal(Error),
@@ -237,7 +263,8 @@ impl<'a> Walker<'a> {
         if ft.is_dir() {
             let prev_tree = prev_dir_tree(prev);
             let scanned = scanned.unwrap_or_else(|| scan(self.repo, path, prev_tree));
-            self.dir(path, rel, name, meta, prev_tree, scanned)
+            let meta_same = prev.is_some_and(|p| same_meta(p, &meta));
+            self.dir(path, rel, name, meta, (prev_tree, meta_same), scanned)
         } else if ft.is_file() {
             self.file(path, name, meta, prev)
         } else if ft.is_symlink() {
@@ -250,9 +277,11 @@ impl<'a> Walker<'a> {
                         },
                         0,
                     );
+                    let identical = prev == Some(&node);
                     self.emit(Item::Node {
                         node,
                         unchanged: false,
+                        identical,
                     })
                 }
                 Err(e) => self.warn(format!("{}: {e}; skipped", path.display())),
@@ -271,7 +300,7 @@ impl<'a> Walker<'a> {
         rel: &Path,
         name: Vec<u8>,
         meta: Meta,
-        prev: Option<BlobId>,
+        (prev, meta_same): (Option<BlobId>, bool),
         scanned: std::io::Result<Scan>,
     ) -> Result<(), Hangup> {
         let scanned = match scanned {
@@ -285,24 +314,35 @@ impl<'a> Walker<'a> {
         self.emit(Item::DirStart {
             name,
             meta,
-            parent_tree: prev,
+            parent: prev.map(|tree| ParentDir {
+                tree,
+                entries: parent.len(),
+                meta_same,
+            }),
         })?;
         let mut entries = scanned.entries.into_iter().peekable();
         while entries.peek().is_some() {
             let window: Vec<Listed> = entries.by_ref().take(WINDOW).collect();
             // List this window's subfolders in parallel, ahead of emitting them.
             let (repo, excludes) = (self.repo, self.excludes);
-            let ahead: Vec<Option<std::io::Result<Scan>>> = window
-                .par_iter()
-                .map(|l| {
-                    let is_dir = l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir);
-                    let child = path.join(&l.name);
-                    (is_dir && !excludes.is_excluded(&child, &rel.join(&l.name))).then(|| {
-                        let prev = prev_dir_tree(parent.get(l.name.as_bytes()));
-                        scan(repo, &child, prev)
-                    })
+            let scan_ahead = |l: &Listed| {
+                let is_dir = l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir);
+                let child = path.join(&l.name);
+                (is_dir && !excludes.is_excluded(&child, &rel.join(&l.name))).then(|| {
+                    let prev = prev_dir_tree(parent.get(l.name.as_bytes()));
+                    scan(repo, &child, prev)
                 })
-                .collect();
+            };
+            let subfolders = window
+                .iter()
+                .filter(|l| l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir))
+                .count();
+            // Waking the pool for one or two folders costs more than it saves.
+            let ahead: Vec<Option<std::io::Result<Scan>>> = if subfolders >= PARALLEL_FROM {
+                window.par_iter().map(scan_ahead).collect()
+            } else {
+                window.iter().map(scan_ahead).collect()
+            };
             for (l, ahead) in window.into_iter().zip(ahead) {
                 let cname = l.name.as_bytes().to_vec();
                 let prev = parent.get(&cname);
@@ -344,6 +384,7 @@ impl<'a> Walker<'a> {
                     return self.emit(Item::Node {
                         node,
                         unchanged: true,
+                        identical: true,
                     });
                 }
             }
@@ -415,7 +456,7 @@ impl<'a> Walker<'a> {
                     mode: 0o755,
                     ..self.now_meta
                 },
-                parent_tree: None,
+                parent: None,
             })?;
         }
         let meta = Meta {

@@ -81,3 +81,54 @@ fn one_new_file_in_a_big_folder_stores_little() {
         first.snapshot.summary.bytes_added
     );
 }
+
+/// Unchanged folders reuse the parent snapshot's tree without rebuilding it;
+/// a change anywhere below (edit, addition, deletion, rename, chmod) must still
+/// reach the root. Regression guard for that shortcut.
+#[test]
+fn changes_deep_below_unchanged_folders_are_all_kept() {
+    use crate::util::{assert_same_tree, restore_all};
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("erp");
+    erp_tree(&src);
+    let deep = src.join("documents/a/b/c");
+    std::fs::create_dir_all(&deep).unwrap();
+    write_file(&deep.join("keep.txt"), b"keep", 0o644, at(1_000));
+    write_file(&deep.join("gone.txt"), b"gone", 0o644, at(1_000));
+    write_file(&deep.join("old-name.txt"), b"same bytes", 0o644, at(1_000));
+    let repo = memory_repo();
+    let first = backup_paths(&repo, &[&src], 10);
+    let first_copy = tmp.path().join("first");
+    restore_all(&repo, &first, &first_copy);
+
+    let steps: Vec<Box<dyn Fn()>> = vec![
+        Box::new(|| std::fs::remove_file(deep.join("gone.txt")).unwrap()),
+        Box::new(|| std::fs::rename(deep.join("old-name.txt"), deep.join("new-name.txt")).unwrap()),
+        Box::new(|| write_file(&deep.join("added.txt"), b"new", 0o644, at(2_000))),
+        Box::new(|| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                deep.join("keep.txt"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap()
+        }),
+    ];
+    let mut previous_root = first.snapshot.root;
+    for (i, step) in steps.iter().enumerate() {
+        step();
+        let report = backup_paths(&repo, &[&src], 20 + i as u64);
+        assert_ne!(
+            report.snapshot.root, previous_root,
+            "step {i} must change the root tree"
+        );
+        previous_root = report.snapshot.root;
+        let out = tmp.path().join(format!("step{i}"));
+        restore_all(&repo, &report, &out);
+        assert_same_tree(&src, &out.join("erp"));
+    }
+    // The first snapshot is untouched by all of it.
+    let again = tmp.path().join("first-again");
+    restore_all(&repo, &first, &again);
+    assert_same_tree(&first_copy.join("erp"), &again.join("erp"));
+}
