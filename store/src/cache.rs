@@ -156,6 +156,22 @@ impl IndexCache {
         }
     }
 
+    /// Many lookups in one batched read (RocksDB MultiGet): a restore asks
+    /// for every chunk of a file, in order.
+    pub fn lookup_many(&self, ids: &[BlobId]) -> Result<Vec<Option<BlobLocation>>> {
+        self.db
+            .multi_get(ids.iter().map(blob_key))
+            .into_iter()
+            .zip(ids)
+            .map(|(r, id)| match r.map_err(|e| self.err(e))? {
+                None => Ok(None),
+                Some(v) => BlobLocation::decode(&v)
+                    .map(Some)
+                    .ok_or_else(|| self.err(CacheError::Record(format!("blob {}", id.short())))),
+            })
+            .collect()
+    }
+
     pub fn contains(&self, id: &BlobId) -> Result<bool> {
         Ok(self.lookup(id)?.is_some())
     }

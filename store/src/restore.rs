@@ -44,12 +44,12 @@ pub fn write_content(
     out: &mut dyn Write,
     progress: &dyn Progress,
 ) -> Result<u64> {
-    let mut chunks = ContentChunks::new(repo, content)?.peekable();
+    let mut chunks = Located::new(repo, ContentChunks::new(repo, content)?);
     let mut inflight: VecDeque<(ReadGroup, JoinHandle<Result<Bytes>>)> = VecDeque::new();
     let mut written = 0u64;
     loop {
         while inflight.len() < READ_AHEAD {
-            let Some(group) = next_group(repo, &mut chunks)? else {
+            let Some(group) = next_group(&mut chunks)? else {
                 break;
             };
             let fut = get_range_async(
@@ -88,31 +88,68 @@ pub fn write_content(
     Ok(written)
 }
 
+/// Chunk references with their locations, looked up in batches.
+struct Located<'r> {
+    repo: &'r Repository,
+    chunks: ContentChunks<'r>,
+    ready: VecDeque<(BlobId, BlobLocation)>,
+}
+
+/// Chunk references looked up per batched read of the index cache.
+const LOOKUP_BATCH: usize = 512;
+
+impl<'r> Located<'r> {
+    fn new(repo: &'r Repository, chunks: ContentChunks<'r>) -> Self {
+        Self {
+            repo,
+            chunks,
+            ready: VecDeque::new(),
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<&(BlobId, BlobLocation)>> {
+        if self.ready.is_empty() {
+            let ids: Vec<BlobId> = self
+                .chunks
+                .by_ref()
+                .take(LOOKUP_BATCH)
+                .map(|c| c.map(|c| c.id))
+                .collect::<Result<_>>()?;
+            let locs = self.repo.index()?.lookup_many(&ids)?;
+            for (id, loc) in ids.into_iter().zip(locs) {
+                let loc = loc
+                    .ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in any index file"))?;
+                self.ready.push_back((id, loc));
+            }
+        }
+        Ok(self.ready.front())
+    }
+
+    fn next(&mut self) -> Result<Option<(BlobId, BlobLocation)>> {
+        self.peek()?;
+        Ok(self.ready.pop_front())
+    }
+}
+
 /// Gathers the next run of chunks that one ranged read can fetch.
-fn next_group(
-    repo: &Repository,
-    chunks: &mut std::iter::Peekable<ContentChunks<'_>>,
-) -> Result<Option<ReadGroup>> {
-    let Some(first) = chunks.next() else {
+fn next_group(chunks: &mut Located<'_>) -> Result<Option<ReadGroup>> {
+    let Some((id, loc)) = chunks.next()? else {
         return Ok(None);
     };
-    let first = first?;
-    let loc = repo.lookup(&first.id)?;
     let mut g = ReadGroup {
         pack_name: layout::pack(&loc.pack),
         start: loc.offset,
         end: loc.offset + u64::from(loc.length),
-        blobs: vec![(first.id, loc)],
+        blobs: vec![(id, loc)],
     };
-    while let Some(Ok(next)) = chunks.peek() {
-        let nloc = repo.lookup(&next.id)?;
+    while let Some(&(nid, nloc)) = chunks.peek()? {
         let contiguous = nloc.pack == loc.pack && nloc.offset == g.end;
         if !contiguous || nloc.offset + u64::from(nloc.length) - g.start > MAX_READ {
             break;
         }
         g.end = nloc.offset + u64::from(nloc.length);
-        g.blobs.push((next.id, nloc));
-        chunks.next();
+        g.blobs.push((nid, nloc));
+        chunks.next()?;
     }
     Ok(Some(g))
 }
