@@ -1,8 +1,8 @@
 //! `backup`: sources in, one snapshot out.
 //!
-//! A producer thread walks and chunks ([`walk`]); the calling thread hashes,
+//! A producer thread walks and chunks (module `walk`); the calling thread hashes,
 //! deduplicates, compresses and seals on rayon and assembles trees
-//! ([`assemble`]); packs upload on the I/O runtime ([`crate::packer`]). Queues
+//! (module `assemble`); packs upload on the I/O runtime ([`crate::packer`]). Queues
 //! between them are bounded. The snapshot is written last, after every pack
 //! and index file it needs, and only if every stream ended cleanly.
 
