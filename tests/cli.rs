@@ -48,3 +48,7 @@ mod selection;
 // Behaviour in shell pipelines: a reader that hangs up early, no progress escapes.
 #[path = "cli/pipes.rs"]
 mod pipes;
+
+// SIGKILL in the middle of a backup: no snapshot, nothing damaged, the next run completes.
+#[path = "cli/killed.rs"]
+mod killed;
