@@ -1,6 +1,7 @@
 //! A backup killed with SIGKILL half-way (the OOM killer, a node drain, a
 //! CronJob deadline): no snapshot appears, every earlier snapshot still
 //! restores byte for byte, `check` finds no error, and the next run completes.
+#![allow(clippy::unwrap_used)]
 
 use crate::documents::{assert_same_tree, noise, write_documents};
 use crate::harness::Coffer;
