@@ -13,7 +13,6 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::tree::{ContentBuilder, build_dir};
 use rayon::prelude::*;
-use std::collections::HashSet;
 
 struct DirFrame {
     name: Vec<u8>,
@@ -83,35 +82,31 @@ impl<'r, 'w> Assembler<'r, 'w> {
 
     pub fn process(&mut self, batch: Vec<Item>) -> Result<()> {
         let key = self.repo.key().chunk_ids();
-        // 1. Hash every chunk, across chunks in parallel.
-        let ids: Vec<Option<BlobId>> = batch
+        let repo = self.repo;
+        let writer: &PackWriter<'_> = self.w;
+        // One parallel pass: hash each chunk, skip the known ones, compress and
+        // seal the rest. A chunk that repeats within the batch is sealed twice
+        // and stored once (the writer ignores the second): rare, and cheaper
+        // than a sequential pass between two parallel ones.
+        let prepared: Vec<Option<(BlobId, Option<Vec<u8>>)>> = batch
             .par_iter()
             .map(|it| match it {
-                Item::Chunk(d) => Some(BlobId(key.id(d))),
-                _ => None,
+                Item::Chunk(d) => {
+                    let id = BlobId(key.id(d));
+                    let sealed = if writer.is_known(&id)? {
+                        None
+                    } else {
+                        Some(seal_blob(repo, d))
+                    };
+                    Ok(Some((id, sealed)))
+                }
+                _ => Ok(None),
             })
-            .collect();
-        // 2. Which are new? (in order, so a chunk repeated in the batch is stored once)
-        let mut seen = HashSet::new();
-        let mut is_new = vec![false; batch.len()];
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(id) = id {
-                is_new[i] = !self.w.is_known(id)? && seen.insert(*id);
-            }
-        }
-        // 3. Compress and seal the new ones in parallel.
-        let repo = self.repo;
-        let sealed: Vec<Option<Vec<u8>>> = batch
-            .par_iter()
-            .zip(is_new.par_iter())
-            .map(|(it, &new)| match (it, new) {
-                (Item::Chunk(d), true) => Some(seal_blob(repo, d)),
-                _ => None,
-            })
-            .collect();
-        // 4. Apply in order.
-        for ((item, id), sealed) in batch.into_iter().zip(ids).zip(sealed) {
-            self.apply(item, id, sealed)?;
+            .collect::<Result<_>>()?;
+        // Then, in order: append new blobs to packs, assemble nodes and trees.
+        for (item, prepared) in batch.into_iter().zip(prepared) {
+            let (id, sealed) = prepared.unzip();
+            self.apply(item, id, sealed.flatten())?;
         }
         Ok(())
     }
