@@ -67,17 +67,19 @@ pub fn write_content(
             .backend()
             .block_on(h)
             .unwrap_or_else(|e| panic!("read task failed: {e}"))?;
-        let opened: Vec<Result<Vec<u8>>> = group
-            .blobs
-            .par_iter()
-            .map(|(id, loc)| {
-                let from = usize::try_from(loc.offset - group.start).unwrap_or(usize::MAX);
-                let sealed = bytes.get(from..from + loc.length as usize).ok_or_else(|| {
-                    Error::corrupt(&group.pack_name, "blob outside the read range")
-                })?;
-                repo.open_blob(id, loc, sealed)
-            })
-            .collect();
+        let open = |(id, loc): &(BlobId, BlobLocation)| {
+            let from = usize::try_from(loc.offset - group.start).unwrap_or(usize::MAX);
+            let sealed = bytes
+                .get(from..from + loc.length as usize)
+                .ok_or_else(|| Error::corrupt(&group.pack_name, "blob outside the read range"))?;
+            repo.open_blob(id, loc, sealed)
+        };
+        // A small document is one blob: waking the pool for it costs more than opening it.
+        let opened: Vec<Result<Vec<u8>>> = if group.blobs.len() > 1 {
+            group.blobs.par_iter().map(open).collect()
+        } else {
+            group.blobs.iter().map(open).collect()
+        };
         for data in opened {
             let data = data?;
             out.write_all(&data).map_err(Error::Output)?;
@@ -297,11 +299,15 @@ impl Restorer<'_> {
                     return Ok(());
                 }
                 self.report.dirs += 1;
-                set_metadata(path, node).map_err(target_err)?;
+                let dir = std::fs::File::open(path).map_err(target_err)?;
+                set_metadata(&dir, node).map_err(target_err)?;
             }
             NodeKind::File { content } => {
                 let mut f = open_no_follow(path).map_err(target_err)?;
-                let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+                // Sized to the file: a 1 MiB buffer per small document is an mmap each.
+                let capacity =
+                    usize::try_from(node.size.clamp(8 << 10, 1 << 20)).unwrap_or(1 << 20);
+                let mut buf = std::io::BufWriter::with_capacity(capacity, &mut f);
                 let n = write_content(self.repo, content, &mut buf, self.progress).map_err(
                     |e| match e {
                         Error::Output(source) => Error::Target {
@@ -324,7 +330,7 @@ impl Restorer<'_> {
                 self.report.files += 1;
                 self.report.bytes += n;
                 self.progress.file_done();
-                set_metadata(path, node).map_err(target_err)?;
+                set_metadata(&f, node).map_err(target_err)?;
             }
             NodeKind::Symlink { target } => {
                 std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path)
@@ -348,14 +354,14 @@ fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-fn set_metadata(path: &Path, node: &Node) -> std::io::Result<()> {
+/// Sets a node's mtime and mode on an open file or folder (no second path lookup).
+fn set_metadata(file: &std::fs::File, node: &Node) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mtime = if node.mtime_unix_ns >= 0 {
         std::time::UNIX_EPOCH + std::time::Duration::from_nanos(node.mtime_unix_ns.unsigned_abs())
     } else {
         std::time::UNIX_EPOCH - std::time::Duration::from_nanos(node.mtime_unix_ns.unsigned_abs())
     };
-    let f = std::fs::File::open(path)?;
-    f.set_times(std::fs::FileTimes::new().set_modified(mtime))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(node.mode & 0o7777))
+    file.set_times(std::fs::FileTimes::new().set_modified(mtime))?;
+    file.set_permissions(std::fs::Permissions::from_mode(node.mode & 0o7777))
 }
