@@ -17,7 +17,6 @@ use crate::repo::Repository;
 use crate::tree::{ContentChunks, dir_entries};
 use bytes::Bytes;
 use globset::GlobSet;
-use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -25,9 +24,12 @@ use std::path::Path;
 use tokio::task::JoinHandle;
 
 /// Largest coalesced read.
-const MAX_READ: u64 = 8 << 20;
-/// Reads in flight ahead of the writer.
-const READ_AHEAD: usize = 4;
+const MAX_READ: u64 = 4 << 20;
+/// Reads in flight or opened ahead of the writer, at most...
+const AHEAD_GROUPS: usize = 16;
+/// ...and at most this many sealed bytes among them (memory stays bounded
+/// however fragmented the file: 16 MiB sealed is at most a few times that opened).
+const AHEAD_BYTES: u64 = 16 << 20;
 
 /// One ranged read covering consecutive blobs of one pack.
 struct ReadGroup {
@@ -37,7 +39,21 @@ struct ReadGroup {
     blobs: Vec<(BlobId, BlobLocation)>,
 }
 
+type Opened = Result<Vec<Vec<u8>>>;
+
+/// A group on its way to the writer: fetched by the I/O runtime, then opened
+/// (decrypted, decompressed, verified) on the rayon pool.
+enum Ahead {
+    Fetching(ReadGroup, JoinHandle<Result<Bytes>>),
+    Opening(crossbeam_channel::Receiver<Opened>),
+}
+
 /// Streams a file's content into `out`; returns the bytes written.
+///
+/// Three stages overlap: ranged reads run ahead on the I/O runtime, fetched
+/// groups are opened on the rayon pool as soon as they arrive, and this thread
+/// only writes, strictly in order. A writer that waited for each group to be
+/// opened would leave the cores idle while it writes, and the reads while it opens.
 pub fn write_content(
     repo: &Repository,
     content: &Content,
@@ -45,49 +61,84 @@ pub fn write_content(
     progress: &dyn Progress,
 ) -> Result<u64> {
     let mut chunks = Located::new(repo, ContentChunks::new(repo, content)?);
-    let mut inflight: VecDeque<(ReadGroup, JoinHandle<Result<Bytes>>)> = VecDeque::new();
-    let mut written = 0u64;
-    loop {
-        while inflight.len() < READ_AHEAD {
-            let Some(group) = next_group(&mut chunks)? else {
+    rayon::in_place_scope(|scope| {
+        let mut ahead: VecDeque<(u64, Ahead)> = VecDeque::new();
+        let mut ahead_bytes = 0u64;
+        let mut written = 0u64;
+        loop {
+            while ahead.len() < AHEAD_GROUPS && ahead_bytes < AHEAD_BYTES {
+                let Some(group) = next_group(&mut chunks)? else {
+                    break;
+                };
+                let fut = get_range_async(
+                    repo.backend().store(),
+                    group.pack_name.clone(),
+                    group.start..group.end,
+                );
+                let size = group.end - group.start;
+                ahead_bytes += size;
+                ahead.push_back((size, Ahead::Fetching(group, repo.backend().spawn(fut))));
+            }
+            // Start opening every group whose read has landed, in order, so the
+            // pool works on them while this thread writes the front one.
+            for (_, stage) in ahead.iter_mut() {
+                if matches!(stage, Ahead::Fetching(_, h) if h.is_finished()) {
+                    promote(repo, scope, stage)?;
+                }
+            }
+            let Some((size, front)) = ahead.pop_front() else {
                 break;
             };
-            let fut = get_range_async(
-                repo.backend().store(),
-                group.pack_name.clone(),
-                group.start..group.end,
-            );
-            let h = repo.backend().spawn(fut);
-            inflight.push_back((group, h));
+            let blobs = match front {
+                // This thread would only wait for the pool: open it here (a small
+                // document is one blob, and waking a worker for it costs more).
+                Ahead::Fetching(group, h) => open_group(repo, &group, &landed(repo, h)?)?,
+                Ahead::Opening(rx) => rx
+                    .recv()
+                    .unwrap_or_else(|_| panic!("a blob-opening task ended without an answer"))?,
+            };
+            ahead_bytes -= size;
+            for data in blobs {
+                out.write_all(&data).map_err(Error::Output)?;
+                written += data.len() as u64;
+                progress.bytes(data.len() as u64);
+            }
         }
-        let Some((group, h)) = inflight.pop_front() else {
-            break;
-        };
-        let bytes = repo
-            .backend()
-            .block_on(h)
-            .unwrap_or_else(|e| panic!("read task failed: {e}"))?;
-        let open = |(id, loc): &(BlobId, BlobLocation)| {
+        Ok(written)
+    })
+}
+
+/// Hands a group whose read has landed to the pool for opening.
+fn promote<'s>(repo: &'s Repository, scope: &rayon::Scope<'s>, stage: &mut Ahead) -> Result<()> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let Ahead::Fetching(group, h) = std::mem::replace(stage, Ahead::Opening(rx)) else {
+        return Ok(());
+    };
+    let bytes = landed(repo, h)?;
+    scope.spawn(move |_| {
+        let _ = tx.send(open_group(repo, &group, &bytes));
+    });
+    Ok(())
+}
+
+fn landed(repo: &Repository, read: JoinHandle<Result<Bytes>>) -> Result<Bytes> {
+    repo.backend()
+        .block_on(read)
+        .unwrap_or_else(|e| panic!("read task failed: {e}"))
+}
+
+fn open_group(repo: &Repository, group: &ReadGroup, bytes: &[u8]) -> Opened {
+    group
+        .blobs
+        .iter()
+        .map(|(id, loc)| {
             let from = usize::try_from(loc.offset - group.start).unwrap_or(usize::MAX);
             let sealed = bytes
                 .get(from..from + loc.length as usize)
                 .ok_or_else(|| Error::corrupt(&group.pack_name, "blob outside the read range"))?;
             repo.open_blob(id, loc, sealed)
-        };
-        // A small document is one blob: waking the pool for it costs more than opening it.
-        let opened: Vec<Result<Vec<u8>>> = if group.blobs.len() > 1 {
-            group.blobs.par_iter().map(open).collect()
-        } else {
-            group.blobs.iter().map(open).collect()
-        };
-        for data in opened {
-            let data = data?;
-            out.write_all(&data).map_err(Error::Output)?;
-            written += data.len() as u64;
-            progress.bytes(data.len() as u64);
-        }
-    }
-    Ok(written)
+        })
+        .collect()
 }
 
 /// Chunk references with their locations, looked up in batches.
