@@ -49,6 +49,10 @@ mod selection;
 #[path = "cli/pipes.rs"]
 mod pipes;
 
+// Files and folders the backup may not read: named, skipped, partial snapshot, exit 3.
+#[path = "cli/unreadable.rs"]
+mod unreadable;
+
 // SIGKILL in the middle of a backup: no snapshot, nothing damaged, the next run completes.
 #[path = "cli/killed.rs"]
 mod killed;
