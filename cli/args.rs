@@ -67,6 +67,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Verify the repository's structure, and with --read-data all stored data
     Check(CheckArgs),
+    /// Manage the repository's passwords (key files)
+    Key(KeyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -195,4 +197,36 @@ pub struct CheckArgs {
     /// Also download every pack and verify every blob
     #[arg(long)]
     pub read_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// List the key files (* marks the one the password opened)
+    List,
+    /// Add a password; the current one keeps working
+    Add(NewPassword),
+    /// Remove a key file by id (not the one the password opened)
+    Remove {
+        /// Key file id (at least 4 hex digits, see `key list`)
+        id: String,
+    },
+    /// Change the password: add a key file for the new one, then remove the current one
+    Passwd(NewPassword),
+}
+
+/// Where the new password comes from; never from an argument.
+#[derive(Args, Debug)]
+pub struct NewPassword {
+    /// Read the new password from this file (first line). Or set COFFER_NEW_PASSWORD.
+    #[arg(long, env = "COFFER_NEW_PASSWORD_FILE")]
+    pub new_password_file: Option<PathBuf>,
+    /// Run this shell command and use its output as the new password
+    #[arg(long, env = "COFFER_NEW_PASSWORD_COMMAND")]
+    pub new_password_command: Option<String>,
 }

@@ -9,6 +9,7 @@ mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
 mod cmd_init;
+mod cmd_key;
 mod cmd_restore;
 mod cmd_snapshots;
 mod exit;
@@ -39,5 +40,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Cat(a) => cmd_browse::cat(&cli.global, a),
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
+        C::Key(a) => cmd_key::run(&cli.global, a),
     }
 }

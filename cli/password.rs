@@ -1,7 +1,7 @@
 //! Where the password comes from: the environment, a file, or a command.
 //! Never from an argument (process listings would show it), never logged.
 
-use crate::args::Global;
+use crate::args::{Global, NewPassword};
 use anyhow::{Context, Result, bail};
 use std::process::{Command, Stdio};
 
@@ -10,34 +10,66 @@ use std::process::{Command, Stdio};
 pub struct Password(pub Vec<u8>);
 
 pub fn read(g: &Global) -> Result<Password> {
-    if let Some(cmd) = &g.password_command {
+    from_sources(Sources {
+        command: g.password_command.as_deref(),
+        file: g.password_file.as_deref(),
+        env: "COFFER_PASSWORD",
+        what: "password",
+        command_flag: "--password-command",
+        flags: "--password-file FILE or --password-command CMD",
+    })
+}
+
+/// A second password (`key add`, `key passwd`), from its own sources.
+pub fn read_new(a: &NewPassword) -> Result<Password> {
+    from_sources(Sources {
+        command: a.new_password_command.as_deref(),
+        file: a.new_password_file.as_deref(),
+        env: "COFFER_NEW_PASSWORD",
+        what: "new password",
+        command_flag: "--new-password-command",
+        flags: "--new-password-file FILE or --new-password-command CMD",
+    })
+}
+
+/// Where one password may come from, in order of precedence.
+struct Sources<'a> {
+    command: Option<&'a str>,
+    file: Option<&'a std::path::Path>,
+    env: &'a str,
+    what: &'a str,
+    command_flag: &'a str,
+    flags: &'a str,
+}
+
+fn from_sources(s: Sources<'_>) -> Result<Password> {
+    let what = s.what;
+    if let Some(cmd) = s.command {
         let out = Command::new("sh")
             .arg("-c")
             .arg(cmd)
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
-            .context("cannot run --password-command")?;
+            .with_context(|| format!("cannot run {}", s.command_flag))?;
         if !out.status.success() {
-            bail!("--password-command failed ({})", out.status);
+            bail!("{} failed ({})", s.command_flag, out.status);
         }
         return non_empty(
             first_line(out.stdout),
-            "--password-command printed no password",
+            &format!("{} printed no {what}", s.command_flag),
         );
     }
-    if let Some(path) = &g.password_file {
+    if let Some(path) = s.file {
         let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read password file {}", path.display()))?;
-        return non_empty(first_line(bytes), "the password file is empty");
+            .with_context(|| format!("cannot read {what} file {}", path.display()))?;
+        return non_empty(first_line(bytes), &format!("the {what} file is empty"));
     }
-    if let Some(p) = std::env::var_os("COFFER_PASSWORD") {
+    if let Some(p) = std::env::var_os(s.env) {
         use std::os::unix::ffi::OsStringExt;
-        return non_empty(p.into_vec(), "COFFER_PASSWORD is empty");
+        return non_empty(p.into_vec(), &format!("{} is empty", s.env));
     }
-    bail!(
-        "no password given: set COFFER_PASSWORD, or use --password-file FILE or --password-command CMD"
-    )
+    bail!("no {what} given: set {}, or use {}", s.env, s.flags)
 }
 
 fn first_line(mut bytes: Vec<u8>) -> Vec<u8> {

@@ -53,6 +53,10 @@ mod pipes;
 #[path = "cli/unreadable.rs"]
 mod unreadable;
 
+// Passwords: key list, add, remove and passwd rewrite key files only.
+#[path = "cli/keys.rs"]
+mod keys;
+
 // SIGKILL in the middle of a backup: no snapshot, nothing damaged, the next run completes.
 #[path = "cli/killed.rs"]
 mod killed;

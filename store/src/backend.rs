@@ -18,6 +18,8 @@ pub struct Backend {
     store: Arc<dyn ObjectStore>,
     location: String,
     runtime: tokio::runtime::Runtime,
+    /// The folder, for a local repository: file modes are set there.
+    local_root: Option<std::path::PathBuf>,
 }
 
 /// The result of a create-only write.
@@ -72,7 +74,9 @@ impl Backend {
             .map_err(|e| Error::backend(location, e))?
             .with_automatic_cleanup(true)
             .with_fsync(true);
-        Ok(Self::with_store(Arc::new(fs), location))
+        let mut backend = Self::with_store(Arc::new(fs), location);
+        backend.local_root = Some(path);
+        Ok(backend)
     }
 
     /// A repository in memory, for unit tests.
@@ -91,7 +95,20 @@ impl Backend {
             store,
             location: location.to_string(),
             runtime,
+            local_root: None,
         }
+    }
+
+    /// Makes an object readable by its owner only, where the store has file
+    /// modes (a local folder); object stores keep access in their own policies.
+    pub fn restrict_to_owner(&self, name: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|source| Error::Target { path, source })
     }
 
     pub fn location(&self) -> &str {

@@ -36,6 +36,7 @@ pub mod crypto;
 mod error;
 pub mod format;
 pub mod id;
+pub mod keys;
 pub mod packer;
 pub mod progress;
 pub mod repo;

@@ -58,6 +58,8 @@ pub enum CacheLocation {
 pub struct Repository {
     backend: Backend,
     key: MasterKey,
+    /// The key file the password opened (`key remove` refuses to remove it).
+    key_id: KeyId,
     config: Config,
     cache_location: CacheLocation,
     cache: OnceLock<IndexCache>,
@@ -111,7 +113,7 @@ impl Repository {
         };
         // Key file first: a crash between the two leaves no config, so the
         // folder is not mistaken for a repository and `init` can run again.
-        write_key_file(&backend, &key, password, opts.kdf, now)?;
+        let key_id = write_key_file(&backend, &key, password, opts.kdf, now)?;
         let sealed = key.seal(Domain::Config, &codec::encode(&config));
         match backend.put_new(layout::CONFIG, Bytes::from(config::frame(&sealed)))? {
             PutOutcome::Created => {}
@@ -121,7 +123,7 @@ impl Repository {
                 });
             }
         }
-        Ok(Self::assemble(backend, key, config, cache))
+        Ok(Self::assemble(backend, (key_id, key), config, cache))
     }
 
     /// Opens an existing repository with a password.
@@ -143,23 +145,29 @@ impl Repository {
                 supported: FORMAT_VERSION,
             });
         }
-        let key = unlock(&backend, password)?;
+        let (key_id, key) = unlock(&backend, password)?;
         let plain = key
             .open(Domain::Config, sealed)
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
         let config: Config =
             codec::decode(&plain).map_err(|e| Error::corrupt("config", e.to_string()))?;
-        let me = Self::assemble(backend, key, config, cache);
+        let me = Self::assemble(backend, (key_id, key), config, cache);
         me.chunker_params()
             .validate()
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
         Ok(me)
     }
 
-    fn assemble(backend: Backend, key: MasterKey, config: Config, cache: CacheLocation) -> Self {
+    fn assemble(
+        backend: Backend,
+        (key_id, key): (KeyId, MasterKey),
+        config: Config,
+        cache: CacheLocation,
+    ) -> Self {
         Self {
             backend,
             key,
+            key_id,
             config,
             cache_location: cache,
             cache: OnceLock::new(),
@@ -173,6 +181,11 @@ impl Repository {
 
     pub fn key(&self) -> &MasterKey {
         &self.key
+    }
+
+    /// The key file that the password opened.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
     }
 
     pub fn config(&self) -> &Config {
@@ -374,7 +387,7 @@ pub(crate) fn open_snapshot(key: &MasterKey, name: &str, bytes: &[u8]) -> Result
     codec::decode(&plain).map_err(|e| Error::corrupt(name, e.to_string()))
 }
 
-fn write_key_file(
+pub(crate) fn write_key_file(
     backend: &Backend,
     key: &MasterKey,
     password: &[u8],
@@ -392,15 +405,15 @@ fn write_key_file(
         username: username(),
     };
     let id = KeyId(crypto::random_array());
-    backend.put_new(
-        &layout::key(&id),
-        Bytes::from(key::frame(&codec::encode(&file))),
-    )?;
+    let name = layout::key(&id);
+    backend.put_new(&name, Bytes::from(key::frame(&codec::encode(&file))))?;
+    // Only the owner needs to read it: it is what a password guesser would attack.
+    backend.restrict_to_owner(&name)?;
     Ok(id)
 }
 
 /// Tries the password on every key file.
-fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
+fn unlock(backend: &Backend, password: &[u8]) -> Result<(KeyId, MasterKey)> {
     let names = backend.list(layout::KEYS)?;
     if names.is_empty() {
         return Err(Error::NotARepository {
@@ -432,7 +445,10 @@ fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
         };
         usable += 1;
         if let Ok(key) = crypto::unwrap_master(&wk, &file.wrapped_master) {
-            return Ok(key);
+            let id = layout::id_from_name(name)
+                .map(KeyId)
+                .ok_or_else(|| Error::corrupt(name.as_str(), "key file name is not an id"))?;
+            return Ok((id, key));
         }
     }
     match damaged {
@@ -441,7 +457,7 @@ fn unlock(backend: &Backend, password: &[u8]) -> Result<MasterKey> {
     }
 }
 
-fn read_key_file(name: &str, raw: &[u8]) -> Result<KeyFile> {
+pub(crate) fn read_key_file(name: &str, raw: &[u8]) -> Result<KeyFile> {
     let (version, body) = key::unframe(raw).map_err(|r| Error::corrupt(name, r.to_string()))?;
     if version != key::KEY_FILE_VERSION {
         return Err(Error::UnsupportedVersion {

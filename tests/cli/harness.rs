@@ -10,12 +10,15 @@ use std::process::{Command, Stdio};
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Variables of the user's shell that would change what coffer does.
-const COFFER_ENV: [&str; 5] = [
+const COFFER_ENV: [&str; 8] = [
     "COFFER_REPO",
     "COFFER_PASSWORD",
     "COFFER_PASSWORD_FILE",
     "COFFER_PASSWORD_COMMAND",
     "COFFER_CACHE_DIR",
+    "COFFER_NEW_PASSWORD",
+    "COFFER_NEW_PASSWORD_FILE",
+    "COFFER_NEW_PASSWORD_COMMAND",
 ];
 
 /// A temporary folder holding `repo/`, `cache/` and whatever a test puts beside them.
