@@ -6,7 +6,6 @@
 //! at once, and blobs are opened (decrypt, decompress, verify) on all cores,
 //! then written strictly in order. Nothing is staged on disk.
 
-use crate::backend::get_range_async;
 use crate::cache::BlobLocation;
 use crate::error::{Error, Result};
 use crate::format::layout;
@@ -52,12 +51,11 @@ pub fn write_content(
             let Some(group) = next_group(&mut chunks)? else {
                 break;
             };
-            let fut = get_range_async(
-                repo.backend().store(),
-                group.pack_name.clone(),
-                group.start..group.end,
-            );
-            let h = repo.backend().spawn(fut);
+            let client = repo.backend().client().clone();
+            let (name, range) = (group.pack_name.clone(), group.start..group.end);
+            let h = repo
+                .backend()
+                .spawn(async move { client.get_range(&name, range).await });
             inflight.push_back((group, h));
         }
         let Some((group, h)) = inflight.pop_front() else {
