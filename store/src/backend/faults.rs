@@ -5,9 +5,11 @@
 //! carry them through, or that they fail cleanly without a snapshot anyone
 //! would trust.
 //!
-//! Reproducible: whether a request fails depends only on the seed, the
-//! request (method, object, range) and how many times that same request was
-//! made before, not on the order concurrent requests happen to run in.
+//! Reproducible: the fate of a request depends only on the seed, its kind
+//! (method and top folder: `PUT data`, `GET index`) and how many requests of
+//! that kind came before. Object names are left out on purpose: pack names
+//! hash random nonces, so they differ from run to run. Concurrent uploads may
+//! swap fates among themselves, but the sequence of fates is the seed's.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -37,6 +39,10 @@ pub struct FaultPlan {
     pub stall: f64,
     /// Every request waits up to this long first (uniformly drawn).
     pub max_latency: Duration,
+    /// Faults only on writes (uploads flaky, downloads fine).
+    pub writes_only: bool,
+    /// Every write is refused as forbidden: read-only credentials.
+    pub deny_writes: bool,
 }
 
 impl FaultPlan {
@@ -51,6 +57,8 @@ impl FaultPlan {
             truncate_body: share * 0.15,
             stall: 0.0,
             max_latency: Duration::from_millis(2),
+            writes_only: false,
+            deny_writes: false,
         }
     }
 }
@@ -144,8 +152,8 @@ impl FaultStore {
 
 impl State {
     /// Draws the fate of one request. `reads`: whether body faults apply.
-    fn draw(&self, request: &str, reads: bool) -> (Fault, Duration) {
-        if !self.enabled.load(Ordering::SeqCst) {
+    fn draw(&self, request: &str, reads: bool, writes: bool) -> (Fault, Duration) {
+        if !self.enabled.load(Ordering::SeqCst) || (self.plan.writes_only && !writes) {
             return (Fault::None, Duration::ZERO);
         }
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -210,7 +218,27 @@ impl State {
 
     /// Latency, then the faults that happen before the store is asked.
     async fn enter(&self, request: &str, reads: bool) -> object_store::Result<Fault> {
-        let (fault, latency) = self.draw(request, reads);
+        self.enter_as(request, reads, false).await
+    }
+
+    /// [`Self::enter`] for a request that writes: refused outright under `deny_writes`.
+    async fn enter_write(&self, request: &str) -> object_store::Result<Fault> {
+        if self.plan.deny_writes && self.enabled.load(Ordering::SeqCst) {
+            return Err(object_store::Error::PermissionDenied {
+                path: request.to_string(),
+                source: "403 Forbidden: AccessDenied (injected fault)".into(),
+            });
+        }
+        self.enter_as(request, false, true).await
+    }
+
+    async fn enter_as(
+        &self,
+        request: &str,
+        reads: bool,
+        writes: bool,
+    ) -> object_store::Result<Fault> {
+        let (fault, latency) = self.draw(request, reads, writes);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -220,6 +248,11 @@ impl State {
             other => Ok(other),
         }
     }
+}
+
+/// The top folder of an object name (`data`, `index`, `snapshots`, `keys`, `config`).
+fn folder(path: &str) -> &str {
+    path.split('/').next().unwrap_or_default()
 }
 
 fn injected(what: &str) -> object_store::Error {
@@ -243,7 +276,10 @@ impl ObjectStore for FaultStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        let fault = self.state.enter(&format!("PUT {location}"), false).await?;
+        let fault = self
+            .state
+            .enter_write(&format!("PUT {}", folder(location.as_ref())))
+            .await?;
         let r = self.inner.put_opts(location, payload, opts).await?;
         if fault == Fault::After {
             return Err(injected("connection dropped after the upload"));
@@ -258,7 +294,7 @@ impl ObjectStore for FaultStore {
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let fault = self
             .state
-            .enter(&format!("POST uploads {location}"), false)
+            .enter_write(&format!("POST uploads {}", folder(location.as_ref())))
             .await?;
         let upload = self.inner.put_multipart_opts(location, opts).await?;
         if fault == Fault::After {
@@ -280,9 +316,9 @@ impl ObjectStore for FaultStore {
     ) -> object_store::Result<GetResult> {
         let reads = !options.head;
         let request = format!(
-            "{} {location} {:?}",
+            "{} {}",
             if options.head { "HEAD" } else { "GET" },
-            options.range
+            folder(location.as_ref())
         );
         let fault = self.state.enter(&request, reads).await?;
         let r = self.inner.get_opts(location, options).await?;
@@ -374,7 +410,7 @@ impl ObjectStore for FaultStore {
     ) -> object_store::Result<()> {
         let fault = self
             .state
-            .enter(&format!("COPY {from} {to}"), false)
+            .enter_write(&format!("COPY {}", folder(to.as_ref())))
             .await?;
         self.inner.copy_opts(from, to, options).await?;
         if fault == Fault::After {
@@ -396,11 +432,11 @@ struct FaultUpload {
 impl MultipartUpload for FaultUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         self.parts += 1;
-        let request = format!("PUT part {} {}", self.parts, self.path);
+        let request = format!("PUT part {} {}", self.parts, folder(&self.path));
         let state = Arc::clone(&self.state);
         let part = self.upload.put_part(data);
         Box::pin(async move {
-            let fault = state.enter(&request, false).await?;
+            let fault = state.enter_write(&request).await?;
             part.await?;
             if fault == Fault::After {
                 return Err(injected("connection dropped after the part"));
@@ -410,8 +446,8 @@ impl MultipartUpload for FaultUpload {
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let request = format!("POST complete {}", self.path);
-        let fault = self.state.enter(&request, false).await?;
+        let request = format!("POST complete {}", folder(&self.path));
+        let fault = self.state.enter_write(&request).await?;
         let r = self.upload.complete().await?;
         if fault == Fault::After {
             return Err(injected("connection dropped after completing the upload"));

@@ -45,45 +45,8 @@ impl Backend {
     /// `az://` (see [`Location`]), or `memory:` (tests). `create` makes a
     /// missing folder (for `init`); buckets are never created.
     pub fn open_with(location: &str, create: bool, opts: &StoreOptions) -> Result<Self> {
-        let parsed = Location::parse(location)?;
-        let path = match &parsed {
-            Location::Memory => return Ok(Self::in_memory()),
-            Location::Folder(path) => path,
-            remote => {
-                let runtime = io_runtime();
-                // Building a cloud store looks at the environment only; it
-                // needs the runtime entered for its HTTP client.
-                let store = {
-                    let _enter = runtime.enter();
-                    location::remote_store(location, remote, opts)?
-                };
-                return Ok(Self {
-                    client: Client::new(store, location, opts.retry, opts.multipart),
-                    runtime,
-                });
-            }
-        };
-        if !path.exists() {
-            if !create {
-                return Err(Error::RepositoryNotFound {
-                    location: location.to_string(),
-                });
-            }
-            std::fs::create_dir_all(path).map_err(|source| Error::Target {
-                path: path.clone(),
-                source,
-            })?;
-        } else if !path.is_dir() {
-            return Err(Error::NotARepository {
-                location: location.to_string(),
-                reason: "it is a file, not a folder".into(),
-            });
-        }
-        let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
-            .map_err(|e| Error::InvalidInput(format!("repository {location}: {e}")))?
-            .with_automatic_cleanup(true)
-            .with_fsync(true);
-        Ok(Self::with_options(Arc::new(fs), location, opts))
+        let store = open_store(location, create, opts)?;
+        Ok(Self::with_options(store, location, opts))
     }
 
     /// A repository in memory, for unit tests.
@@ -164,6 +127,42 @@ impl Backend {
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         self.runtime.block_on(fut)
     }
+}
+
+/// The bare store behind `location` (see [`Backend::open_with`]), for
+/// wrapping in another store before handing it to [`Backend::with_options`].
+pub fn open_store(
+    location: &str,
+    create: bool,
+    opts: &StoreOptions,
+) -> Result<Arc<dyn ObjectStore>> {
+    let parsed = Location::parse(location)?;
+    let path = match &parsed {
+        Location::Memory => return Ok(Arc::new(object_store::memory::InMemory::new())),
+        Location::Folder(path) => path,
+        remote => return location::remote_store(location, remote, opts),
+    };
+    if !path.exists() {
+        if !create {
+            return Err(Error::RepositoryNotFound {
+                location: location.to_string(),
+            });
+        }
+        std::fs::create_dir_all(path).map_err(|source| Error::Target {
+            path: path.clone(),
+            source,
+        })?;
+    } else if !path.is_dir() {
+        return Err(Error::NotARepository {
+            location: location.to_string(),
+            reason: "it is a file, not a folder".into(),
+        });
+    }
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
+        .map_err(|e| Error::InvalidInput(format!("repository {location}: {e}")))?
+        .with_automatic_cleanup(true)
+        .with_fsync(true);
+    Ok(Arc::new(fs))
 }
 
 fn io_runtime() -> tokio::runtime::Runtime {
