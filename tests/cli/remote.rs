@@ -62,7 +62,11 @@ fn four_hosts_back_up_at_once_and_every_snapshot_is_whole(kind: RepoKind) {
     }
 
     let snaps = c.snapshots();
-    assert_eq!(snaps.len(), writers as usize, "{snaps:?}");
+    assert_eq!(
+        snaps.len(),
+        usize::try_from(writers).expect("small"),
+        "{snaps:?}"
+    );
     let mut hosts: Vec<&str> = snaps.iter().filter_map(|s| s["host"].as_str()).collect();
     hosts.sort_unstable();
     assert_eq!(hosts, ["erp-0", "erp-1", "erp-2", "erp-3"]);
