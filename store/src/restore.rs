@@ -25,10 +25,14 @@ use tokio::task::JoinHandle;
 
 /// Largest coalesced read.
 const MAX_READ: u64 = 8 << 20;
+/// Bytes of other blobs a read may span to reach the next chunk of the same
+/// pack: on an object store one request costs more than 1 MiB of transfer
+/// (two files backed up side by side interleave their chunks in the packs).
+const MAX_GAP: u64 = 1 << 20;
 /// Reads in flight ahead of the writer.
 const READ_AHEAD: usize = 4;
 
-/// One ranged read covering consecutive blobs of one pack.
+/// One ranged read covering consecutive blobs of one pack (and the gaps between them).
 struct ReadGroup {
     pack_name: String,
     start: u64,
@@ -143,7 +147,8 @@ fn next_group(chunks: &mut Located<'_>) -> Result<Option<ReadGroup>> {
         blobs: vec![(id, loc)],
     };
     while let Some(&(nid, nloc)) = chunks.peek()? {
-        let contiguous = nloc.pack == loc.pack && nloc.offset == g.end;
+        let contiguous =
+            nloc.pack == loc.pack && nloc.offset >= g.end && nloc.offset - g.end <= MAX_GAP;
         if !contiguous || nloc.offset + u64::from(nloc.length) - g.start > MAX_READ {
             break;
         }
