@@ -10,7 +10,7 @@ use std::path::PathBuf;
     version,
     about = "Deduplicating, encrypted backups of ERP databases and their documents",
     after_help = "Exit codes: 0 success, 1 error, 3 backup saved but some files could not be read, \
-10 no repository at that location, 12 wrong password, 130 interrupted."
+10 no repository at that location (or no such bucket), 12 wrong password, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -22,9 +22,34 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository location: a folder path (or file:// URL)
+    /// Repository location: a folder path (or file:// URL), s3://BUCKET/PREFIX,
+    /// gs://BUCKET/PREFIX or az://CONTAINER/PREFIX. Credentials come from the
+    /// environment (AWS_ACCESS_KEY_ID, ...), never from the command line
     #[arg(short = 'r', long, env = "COFFER_REPO", global = true)]
     pub repo: Option<String>,
+
+    /// S3 endpoint of a non-AWS server (https://sos-ch-gva-2.example), or set AWS_ENDPOINT.
+    /// An http:// endpoint also allows plain HTTP
+    #[arg(long, global = true, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region [default: AWS_REGION, else us-east-1]
+    #[arg(long, global = true)]
+    pub s3_region: Option<String>,
+
+    /// Address buckets as ENDPOINT/BUCKET (path-style) rather than BUCKET.ENDPOINT
+    #[arg(long, global = true)]
+    pub s3_path_style: bool,
+
+    /// Times a failed storage request is retried (with backoff and jitter) before giving up
+    #[arg(long, env = "COFFER_RETRIES", global = true, default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+
+    /// Seconds one storage request may take before it counts as failed
+    #[arg(long, env = "COFFER_REQUEST_TIMEOUT", global = true, default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=86_400), value_name = "SECONDS")]
+    pub request_timeout: u64,
 
     /// Read the password from this file (first line). Or set COFFER_PASSWORD.
     #[arg(long, env = "COFFER_PASSWORD_FILE", global = true)]

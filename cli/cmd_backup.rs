@@ -65,7 +65,14 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
     let bar = Bar::new(g);
     let result = backup::backup(&repo, sources, &opts, &bar);
     bar.finish();
-    let report = result?;
+    let report = result.map_err(|e| match e {
+        // Packs already uploaded stay for the next run to reuse; say that
+        // nothing half-done is visible.
+        e @ coffer_store::Error::Backend { .. } => {
+            anyhow::Error::new(e).context("backup stopped, no snapshot was written")
+        }
+        e => e.into(),
+    })?;
     let s = &report.snapshot;
     let sum = &s.summary;
     if g.json {

@@ -3,7 +3,6 @@
 use crate::args::{Global, InitArgs};
 use crate::{exit, open, output, password};
 use anyhow::Result;
-use coffer_store::backend::Backend;
 use coffer_store::repo::{InitOptions, Repository};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -11,7 +10,7 @@ use std::time::SystemTime;
 pub fn run(g: &Global, a: InitArgs) -> Result<ExitCode> {
     let loc = open::location(g)?;
     let pw = password::read(g)?;
-    let backend = Backend::open(loc, true)?;
+    let backend = open::backend(g, true)?;
     let opts = InitOptions {
         avg_chunk_size: a.chunk_avg_kib * 1024,
         pack_target_size: a.pack_size << 20,

@@ -1,6 +1,6 @@
 //! Errors to messages and exit codes (the table is in README.md, "Exit codes").
 
-use coffer_store::Error;
+use coffer_store::{Error, StorageFailure};
 use std::process::ExitCode;
 
 pub const OK: u8 = 0;
@@ -21,7 +21,11 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         eprintln!("  hint: {hint}");
     }
     ExitCode::from(match store {
-        Some(Error::RepositoryNotFound { .. } | Error::NotARepository { .. }) => NO_REPOSITORY,
+        Some(
+            Error::RepositoryNotFound { .. }
+            | Error::NotARepository { .. }
+            | Error::BucketNotFound { .. },
+        ) => NO_REPOSITORY,
         Some(Error::WrongPassword { .. }) => WRONG_PASSWORD,
         _ => FAILURE,
     })
@@ -43,6 +47,25 @@ fn hint(e: &Error) -> Option<&'static str> {
             "the index cache is disposable: free space or delete it, or use --cache-dir / --no-cache"
         }
         Error::Corrupt { .. } => "run `coffer check --read-data` to see what is affected",
+        Error::BucketNotFound { .. } => {
+            "check the bucket name in --repo, and the endpoint and region \
+             (--s3-endpoint / AWS_ENDPOINT, --s3-region / AWS_REGION)"
+        }
+        Error::Backend {
+            failure: StorageFailure::Denied,
+            ..
+        } => {
+            "check the credentials in the environment (AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*) and \
+             what they may do in this bucket"
+        }
+        Error::Backend {
+            failure: StorageFailure::Unavailable,
+            ..
+        } => {
+            "the store kept failing: check the endpoint and the network, or raise --retries / \
+             --request-timeout; nothing already stored was changed, so running again is safe"
+        }
         _ => return None,
     })
 }

@@ -3,8 +3,9 @@
 use crate::args::Global;
 use crate::password;
 use anyhow::{Result, anyhow};
-use coffer_store::backend::Backend;
+use coffer_store::backend::{Backend, RetryPolicy, StoreOptions};
 use coffer_store::repo::{CacheLocation, Repository};
+use std::time::Duration;
 
 pub fn location(g: &Global) -> Result<&str> {
     g.repo
@@ -26,9 +27,32 @@ pub fn cache(g: &Global) -> CacheLocation {
     }
 }
 
+/// How to reach the store: flags first, then the environment `object_store` reads.
+pub fn store_options(g: &Global) -> StoreOptions {
+    let timeout = Duration::from_secs(g.request_timeout);
+    StoreOptions {
+        s3_endpoint: g.s3_endpoint.clone(),
+        s3_region: g.s3_region.clone(),
+        s3_path_style: g.s3_path_style.then_some(true),
+        request_timeout: timeout,
+        retry: RetryPolicy {
+            max_attempts: g.retries + 1,
+            // One attempt covers the request and its whole body: leave the
+            // HTTP client's own deadline (and its quick retries) room inside it.
+            attempt_timeout: timeout.saturating_mul(2),
+            ..RetryPolicy::default()
+        },
+        ..StoreOptions::default()
+    }
+}
+
+/// The repository's backend; `create` makes a missing folder (init).
+pub fn backend(g: &Global, create: bool) -> Result<Backend> {
+    Ok(Backend::open_with(location(g)?, create, &store_options(g))?)
+}
+
 pub fn repository(g: &Global) -> Result<Repository> {
-    let loc = location(g)?;
-    let backend = Backend::open(loc, false)?;
+    let backend = backend(g, false)?;
     let pw = password::read(g)?;
     Ok(Repository::open(backend, &pw.0, cache(g))?)
 }

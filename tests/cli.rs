@@ -6,11 +6,14 @@
 //! `COFFER_TEST_PG` is set (`eval "$(bash .ci/services)"`); otherwise they print
 //! why they skipped, unless `COFFER_REQUIRE_SERVICES=1` makes that a failure
 //! (`.ci/run` sets it). Tests that mount a tmpfs need root, under the same rule.
+//! Tests declared with `on_each_store!` run twice, `::folder` on a local folder
+//! and `::s3` on the S3 server of `COFFER_TEST_S3_ENDPOINT` (same rule again).
 //!
 //! Run them with `cargo test --release --test cli`.
 
 // The running binary, a temporary repository, captured output.
 #[path = "cli/harness.rs"]
+#[macro_use]
 mod harness;
 
 // Dolibarr-like document folders, and byte-for-byte comparison of restored trees.
@@ -60,3 +63,7 @@ mod keys;
 // SIGKILL in the middle of a backup: no snapshot, nothing damaged, the next run completes.
 #[path = "cli/killed.rs"]
 mod killed;
+
+// Buckets: four writers at once, a new machine with only the bucket, bucket and endpoint errors.
+#[path = "cli/remote.rs"]
+mod remote;

@@ -258,29 +258,24 @@ impl IndexCache {
             report.rebuilt = true;
         }
         let missing: Vec<IndexId> = listed.difference(&known).copied().collect();
-        let store = backend.store();
+        let client = backend.client();
         // Fetch concurrently, ingest as they arrive.
         let fetched = backend.block_on(async {
             use futures::StreamExt;
-            futures::stream::iter(missing.into_iter().map(|id| {
-                let store = std::sync::Arc::clone(&store);
-                async move {
-                    let name = layout::index(&id);
-                    let path = object_store::path::Path::from(name.as_str());
-                    let r = async {
-                        use object_store::ObjectStoreExt;
-                        store.get(&path).await?.bytes().await
-                    }
-                    .await;
-                    (id, name, r)
-                }
+            futures::stream::iter(missing.into_iter().map(|id| async move {
+                let name = layout::index(&id);
+                let r = client.get(&name).await;
+                (id, name, r)
             }))
             .buffer_unordered(16)
             .collect::<Vec<_>>()
             .await
         });
         for (id, name, r) in fetched {
-            let bytes = r.map_err(|e| Error::backend(&name, e))?;
+            // Gone since the listing (prune rewrote it): the next sync sees why.
+            let Some(bytes) = r? else {
+                continue;
+            };
             let index = open_index(key, &name, &bytes)?;
             self.ingest(&id, &index)?;
             report.index_files_added += 1;

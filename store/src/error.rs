@@ -30,12 +30,23 @@ pub enum Error {
     #[error("corrupt {object}: {reason}")]
     Corrupt { object: String, reason: String },
 
-    #[error("storage request failed for {object}")]
+    /// A storage request that did not succeed, after the retries it was worth.
+    #[error("{operation} {object} failed{}: {detail}", attempts_suffix(*attempts))]
     Backend {
+        operation: Operation,
+        /// The object's name inside the repository (`data/3f/3fa2...`, `config`).
         object: String,
-        #[source]
-        source: object_store::Error,
+        /// Attempts made, the first included.
+        attempts: u32,
+        failure: StorageFailure,
+        /// What the store said, on one line.
+        detail: String,
     },
+
+    #[error(
+        "the bucket or container of {location} does not exist (or these credentials cannot see it)"
+    )]
+    BucketNotFound { location: String },
 
     #[error("local index cache at {}", path.display())]
     Cache {
@@ -84,6 +95,39 @@ pub enum Error {
     Output(#[source] std::io::Error),
 }
 
+/// What a storage request was doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Read,
+    Write,
+    List,
+    Delete,
+    Open,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Operation::Read => "reading",
+            Operation::Write => "writing",
+            Operation::List => "listing",
+            Operation::Delete => "deleting",
+            Operation::Open => "opening",
+        })
+    }
+}
+
+/// Why a storage request gave up: what the operator should look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// Credentials missing, wrong or without the right to do this.
+    Denied,
+    /// Transient failures all the way to the last attempt: network, endpoint, overload.
+    Unavailable,
+    /// The store refused the request itself (not found, malformed, full disk, ...).
+    Refused,
+}
+
 /// The cache's own failures, kept apart so the binary can say the cache is disposable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +138,14 @@ pub enum CacheError {
     Io(#[from] std::io::Error),
     #[error("unreadable cache record: {0}")]
     Record(String),
+}
+
+fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
 }
 
 fn tail_suffix(tail: &str) -> String {
@@ -112,10 +164,14 @@ impl Error {
         }
     }
 
-    pub(crate) fn backend(object: impl Into<String>, source: object_store::Error) -> Self {
-        Error::Backend {
-            object: object.into(),
-            source,
-        }
+    /// Is this a storage request that kept failing for reasons that may pass?
+    pub fn is_transient_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::Backend {
+                failure: StorageFailure::Unavailable,
+                ..
+            }
+        )
     }
 }

@@ -44,5 +44,5 @@ pub mod restore;
 pub mod select;
 pub mod tree;
 
-pub use error::{CacheError, Error, Result};
+pub use error::{CacheError, Error, Operation, Result, StorageFailure};
 pub use repo::Repository;

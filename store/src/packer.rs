@@ -7,7 +7,6 @@
 //! listing them is stored and ingested in the cache; the set is flushed every
 //! [`INDEX_FLUSH_BLOBS`] blobs, so memory stays bounded on a 50 GB dump.
 
-use crate::backend::put_new_async;
 use crate::codec;
 use crate::crypto::Domain;
 use crate::error::Result;
@@ -172,13 +171,13 @@ impl<'r> PackWriter<'r> {
         self.stats.packs_written += 1;
         let id = PackId(content_hash(&buf));
         let pack_length = buf.len() as u64;
-        let store = self.repo.backend().store();
+        let client = self.repo.backend().client().clone();
         let name = layout::pack(&id);
         while self.uploads.len() >= self.max_uploads {
             self.reap_one()?;
         }
         let handle = self.repo.backend().spawn(async move {
-            put_new_async(store, name, Bytes::from(buf)).await?;
+            client.put_new(&name, Bytes::from(buf)).await?;
             Ok(IndexedPack {
                 pack: id,
                 pack_length,

@@ -129,12 +129,17 @@ impl Repository {
     /// Opens an existing repository with a password.
     pub fn open(backend: Backend, password: &[u8], cache: CacheLocation) -> Result<Self> {
         let location = backend.location().to_string();
-        let raw = backend
-            .get(layout::CONFIG)?
-            .ok_or_else(|| Error::NotARepository {
-                location: location.clone(),
+        let Some(raw) = backend.get(layout::CONFIG)? else {
+            // A bucket prefix has no folder to be missing: nothing at all there
+            // is "no repository", something else there is "not a repository".
+            if !backend.has_objects("")? {
+                return Err(Error::RepositoryNotFound { location });
+            }
+            return Err(Error::NotARepository {
+                location,
                 reason: "it has no config object".into(),
-            })?;
+            });
+        };
         let (version, sealed) = config::unframe(&raw).map_err(|reason| Error::NotARepository {
             location: location.clone(),
             reason: format!("its config object is not coffer's ({reason})"),
@@ -340,20 +345,12 @@ impl Repository {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        let store = self.backend.store();
+        let client = self.backend.client();
         let fetched = self.backend.block_on(async {
             use futures::StreamExt;
-            futures::stream::iter(names.into_iter().map(|name| {
-                let store = std::sync::Arc::clone(&store);
-                async move {
-                    use object_store::ObjectStoreExt;
-                    let path = object_store::path::Path::from(name.as_str());
-                    let r = match store.get(&path).await {
-                        Ok(g) => g.bytes().await,
-                        Err(e) => Err(e),
-                    };
-                    (name, r)
-                }
+            futures::stream::iter(names.into_iter().map(|name| async move {
+                let r = client.get(&name).await;
+                (name, r)
             }))
             .buffer_unordered(32)
             .collect::<Vec<_>>()
@@ -361,11 +358,9 @@ impl Repository {
         });
         let mut out = Vec::with_capacity(fetched.len());
         for (name, r) in fetched {
-            let bytes = match r {
-                Ok(b) => b,
-                // Forgotten between list and get: not an error.
-                Err(object_store::Error::NotFound { .. }) => continue,
-                Err(e) => return Err(Error::backend(&name, e)),
+            // Forgotten between list and get: not an error.
+            let Some(bytes) = r? else {
+                continue;
             };
             let id = layout::id_from_name(&name)
                 .map(SnapshotId)

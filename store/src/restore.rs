@@ -6,7 +6,6 @@
 //! at once, and blobs are opened (decrypt, decompress, verify) on all cores,
 //! then written strictly in order. Nothing is staged on disk.
 
-use crate::backend::get_range_async;
 use crate::cache::BlobLocation;
 use crate::error::{Error, Result};
 use crate::format::layout;
@@ -24,14 +23,18 @@ use std::path::Path;
 use tokio::task::JoinHandle;
 
 /// Largest coalesced read.
-const MAX_READ: u64 = 4 << 20;
+const MAX_READ: u64 = 8 << 20;
+/// Bytes of other blobs a read may span to reach the next chunk of the same
+/// pack: on an object store one request costs more than 1 MiB of transfer
+/// (two files backed up side by side interleave their chunks in the packs).
+const MAX_GAP: u64 = 1 << 20;
 /// Reads in flight or opened ahead of the writer, at most...
 const AHEAD_GROUPS: usize = 16;
-/// ...and at most this many sealed bytes among them (memory stays bounded
-/// however fragmented the file: 16 MiB sealed is at most a few times that opened).
-const AHEAD_BYTES: u64 = 16 << 20;
+/// ...and at most this many bytes read among them (memory stays bounded
+/// however fragmented the file: 32 MiB read is at most a few times that opened).
+const AHEAD_BYTES: u64 = 32 << 20;
 
-/// One ranged read covering consecutive blobs of one pack.
+/// One ranged read covering consecutive blobs of one pack (and the gaps between them).
 struct ReadGroup {
     pack_name: String,
     start: u64,
@@ -70,14 +73,14 @@ pub fn write_content(
                 let Some(group) = next_group(&mut chunks)? else {
                     break;
                 };
-                let fut = get_range_async(
-                    repo.backend().store(),
-                    group.pack_name.clone(),
-                    group.start..group.end,
-                );
+                let client = repo.backend().client().clone();
+                let (name, range) = (group.pack_name.clone(), group.start..group.end);
+                let read = repo
+                    .backend()
+                    .spawn(async move { client.get_range(&name, range).await });
                 let size = group.end - group.start;
                 ahead_bytes += size;
-                ahead.push_back((size, Ahead::Fetching(group, repo.backend().spawn(fut))));
+                ahead.push_back((size, Ahead::Fetching(group, read)));
             }
             // Start opening every group whose read has landed, in order, so the
             // pool works on them while this thread writes the front one.
@@ -196,7 +199,8 @@ fn next_group(chunks: &mut Located<'_>) -> Result<Option<ReadGroup>> {
         blobs: vec![(id, loc)],
     };
     while let Some(&(nid, nloc)) = chunks.peek()? {
-        let contiguous = nloc.pack == loc.pack && nloc.offset == g.end;
+        let contiguous =
+            nloc.pack == loc.pack && nloc.offset >= g.end && nloc.offset - g.end <= MAX_GAP;
         if !contiguous || nloc.offset + u64::from(nloc.length) - g.start > MAX_READ {
             break;
         }

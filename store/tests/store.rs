@@ -6,6 +6,7 @@
 
 // Shared fixtures: fast repositories, fixed clocks, deterministic data.
 #[path = "store/util.rs"]
+#[macro_use]
 mod util;
 
 // Backup then restore of every kind of entry: bytes, modes, mtimes, symlinks.
@@ -47,3 +48,12 @@ mod special_files;
 // Several sources (folders and a stream) in one snapshot, and name collisions.
 #[path = "store/sources.rs"]
 mod sources;
+
+// Repositories on a folder and on S3: ranged reads, recovery from the bucket
+// alone, create-only writes, multipart uploads, four writers at once.
+#[path = "store/remote.rs"]
+mod remote;
+
+// Backups through a store that fails requests: retried, or failed cleanly.
+#[path = "store/faults.rs"]
+mod faults;

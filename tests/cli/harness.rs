@@ -1,6 +1,7 @@
-//! Runs the real `coffer` binary against a repository in a temporary folder,
-//! with the password in the environment and a private `--cache-dir`, and
-//! captures what it prints and how it exits.
+//! Runs the real `coffer` binary against a repository in a temporary folder
+//! or under a fresh prefix of the test S3 bucket, with the password in the
+//! environment and a private `--cache-dir`, and captures what it prints and
+//! how it exits.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -21,19 +22,74 @@ const COFFER_ENV: [&str; 8] = [
     "COFFER_NEW_PASSWORD_COMMAND",
 ];
 
-/// A temporary folder holding `repo/`, `cache/` and whatever a test puts beside them.
+/// Where the repository of a test lives; tests that hold for both run on both
+/// (see [`on_each_store`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RepoKind {
+    /// `repo/` in the test's temporary folder.
+    Folder,
+    /// `s3://$COFFER_TEST_S3_BUCKET/cli-test-<random>` on `$COFFER_TEST_S3_ENDPOINT`.
+    S3,
+}
+
+/// Declares `mod $test { fn folder(); fn s3() }`, each running `$test(kind)`.
+macro_rules! on_each_store {
+    ($($test:ident),* $(,)?) => {
+        $(mod $test {
+            #[test]
+            fn folder() {
+                super::$test($crate::harness::RepoKind::Folder)
+            }
+            #[test]
+            fn s3() {
+                super::$test($crate::harness::RepoKind::S3)
+            }
+        })*
+    };
+}
+
+/// A temporary folder holding `repo/` (or naming a bucket prefix), `cache/`
+/// and whatever a test puts beside them.
 pub struct Coffer {
     dir: tempfile::TempDir,
+    kind: RepoKind,
+    location: String,
+    /// `--s3-endpoint` for S3 repositories.
+    endpoint: Option<String>,
 }
 
 impl Coffer {
-    /// A folder with no repository yet.
-    pub fn empty() -> Self {
+    /// No repository yet, at a location of `kind`; `None` (after saying why)
+    /// when the S3 server is not configured.
+    pub fn empty_on(kind: RepoKind) -> Option<Self> {
         let dir = tempfile::Builder::new()
             .prefix("coffer-cli-")
             .tempdir()
             .expect("create a temporary folder");
-        Self { dir }
+        let (location, endpoint) = match kind {
+            RepoKind::Folder => (dir.path().join("repo").to_string_lossy().into_owned(), None),
+            RepoKind::S3 => {
+                let (Ok(endpoint), Ok(bucket)) = (
+                    std::env::var("COFFER_TEST_S3_ENDPOINT"),
+                    std::env::var("COFFER_TEST_S3_BUCKET"),
+                ) else {
+                    skip(
+                        "no S3 server: COFFER_TEST_S3_ENDPOINT is not set (eval \"$(bash .ci/services)\")",
+                    );
+                    return None;
+                };
+                (
+                    format!("s3://{bucket}/cli-test-{:016x}", unique()),
+                    Some(endpoint),
+                )
+            }
+        };
+        Some(Self {
+            dir,
+            kind,
+            location,
+            endpoint,
+        })
     }
 
     /// A freshly initialized repository (default parameters).
@@ -43,11 +99,16 @@ impl Coffer {
 
     /// A freshly initialized repository, with extra `init` flags.
     pub fn init_with(flags: &[&str]) -> Self {
-        let c = Self::empty();
+        Self::init_on(RepoKind::Folder, flags).expect("a folder is always there")
+    }
+
+    /// A freshly initialized repository at a location of `kind`.
+    pub fn init_on(kind: RepoKind, flags: &[&str]) -> Option<Self> {
+        let c = Self::empty_on(kind)?;
         let mut args = vec!["init"];
         args.extend_from_slice(flags);
         c.ok(args);
-        c
+        Some(c)
     }
 
     pub fn root(&self) -> &Path {
@@ -59,8 +120,35 @@ impl Coffer {
         self.dir.path().join(rel)
     }
 
+    /// What `--repo` says: a folder path or an `s3://` URL.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The repository folder, for tests that look inside it (folders only).
     pub fn repo(&self) -> PathBuf {
+        assert_eq!(self.kind, RepoKind::Folder, "repo() is a folder's path");
         self.path("repo")
+    }
+
+    /// Objects below `prefix` in the repository, with their sizes, read
+    /// through coffer's own backend so folders and buckets look alike.
+    pub fn objects(&self, prefix: &str) -> Vec<(String, u64)> {
+        match self.backend() {
+            Ok(b) => b
+                .list(prefix)
+                .unwrap_or_else(|e| panic!("list {prefix}: {e}")),
+            Err(coffer_store::Error::RepositoryNotFound { .. }) => Vec::new(),
+            Err(e) => panic!("open {}: {e}", self.location),
+        }
+    }
+
+    fn backend(&self) -> coffer_store::Result<coffer_store::backend::Backend> {
+        let opts = coffer_store::backend::StoreOptions {
+            s3_endpoint: self.endpoint.clone(),
+            ..Default::default()
+        };
+        coffer_store::backend::Backend::open_with(&self.location, false, &opts)
     }
 
     pub fn cache(&self) -> PathBuf {
@@ -70,7 +158,16 @@ impl Coffer {
     /// `coffer --repo <repo> --cache-dir <cache>` with the password in
     /// COFFER_PASSWORD; add the command and its arguments.
     pub fn command(&self) -> Command {
-        self.command_at(&self.repo(), &self.cache())
+        self.command_with_cache(&self.cache())
+    }
+
+    /// [`Self::command`] with another cache folder: another machine.
+    pub fn command_with_cache(&self, cache: &Path) -> Command {
+        let mut cmd = self.command_at(Path::new(&self.location), cache);
+        if let Some(e) = &self.endpoint {
+            cmd.arg("--s3-endpoint").arg(e);
+        }
+        cmd
     }
 
     /// [`Self::command`] with another repository location and cache folder.
@@ -174,9 +271,10 @@ impl Run {
         Self::from_output(described, out)
     }
 
-    fn capture_with_stdin(mut cmd: Command, input: &[u8]) -> Self {
+    pub fn capture_with_stdin(mut cmd: Command, input: &[u8]) -> Self {
         let described = describe(&cmd);
         let mut child = cmd
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -291,6 +389,33 @@ pub fn num(v: &serde_json::Value, field: &str) -> u64 {
     v[field]
         .as_u64()
         .unwrap_or_else(|| panic!("{field} is not a non-negative integer in {v}"))
+}
+
+/// A number no other test (of this run or another helper's) will draw.
+pub fn unique() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+impl Drop for Coffer {
+    /// Leaves the shared bucket as it was found (best effort).
+    fn drop(&mut self) {
+        if self.kind != RepoKind::S3 {
+            return;
+        }
+        if let Ok(b) = self.backend() {
+            for (name, _) in b.list("").unwrap_or_default() {
+                let _ = b.delete(&name);
+            }
+        }
+    }
 }
 
 /// Whether CI demands that services (PostgreSQL, root for tmpfs) be present.

@@ -2,18 +2,21 @@
 //! and nothing but JSON on stdout.
 
 use crate::documents::write_documents;
-use crate::harness::{Coffer, num};
+use crate::harness::{Coffer, RepoKind, num};
 use serde_json::Value;
 use std::ffi::OsString;
+
+on_each_store!(backup_snapshots_ls_and_check_json_shapes);
 
 fn is_hex_id(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-#[test]
-fn backup_snapshots_ls_and_check_json_shapes() {
-    let c = Coffer::init();
+fn backup_snapshots_ls_and_check_json_shapes(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let docs = write_documents(c.root());
 
     let b = c.json([

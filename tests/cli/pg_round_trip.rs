@@ -2,13 +2,15 @@
 //! folder, and `coffer cat | pg_restore` bringing back an identical database.
 
 use crate::documents::{Documents, assert_same_tree, noise, write_documents};
-use crate::harness::{Coffer, describe, num};
+use crate::harness::{Coffer, RepoKind, describe, num};
 use crate::postgres::{self, A_DAY, Database, ERP_ROWS, Server};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 const DUMP: &str = "db/erp.dump";
+
+on_each_store!(dump_and_documents_in_one_snapshot_restore_identically);
 
 /// `backup [DOCS] --stdin-from-command --stdin-name db/erp.dump -- pg_dump ... DB`.
 fn backup_args(pg: &Server, db: &str, docs: Option<&Path>) -> Vec<OsString> {
@@ -61,12 +63,13 @@ fn clone_of<'a>(c: &Coffer, pg: &'a Server, snapshot: &str, tag: &str) -> Databa
     clone
 }
 
-#[test]
-fn dump_and_documents_in_one_snapshot_restore_identically() {
+fn dump_and_documents_in_one_snapshot_restore_identically(kind: RepoKind) {
     let Some(pg) = postgres::server() else { return };
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let erp = pg.create_erp_db("orig");
     assert_eq!(erp.row_counts(), ERP_ROWS);
-    let c = Coffer::init();
     let docs = write_documents(c.root());
 
     let summary = c.json(backup_args(&pg, &erp.name, Some(&docs.root)));

@@ -2,13 +2,16 @@
 //! output meant for a pipe or a log carries no progress drawing.
 
 use crate::documents::{noise, write_documents};
-use crate::harness::Coffer;
+use crate::harness::{Coffer, RepoKind};
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
 
-#[test]
-fn cat_into_a_pipe_closed_early_exits_0() {
-    let c = Coffer::init();
+on_each_store!(cat_into_a_pipe_closed_early_exits_0);
+
+fn cat_into_a_pipe_closed_early_exits_0(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let dump = noise(42, 8 << 20);
     c.run_with_stdin(["backup", "--stdin", "--stdin-name", "db/erp.dump"], &dump)
         .assert_code(0);

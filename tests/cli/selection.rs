@@ -1,8 +1,13 @@
 //! Which snapshots a command sees: `--host` and `--tag` filters, `latest`,
 //! id prefixes, and `--time` for back-dated imports.
 
-use crate::harness::Coffer;
+use crate::harness::{Coffer, RepoKind};
 use serde_json::Value;
+
+on_each_store!(
+    host_and_tag_filters_choose_snapshots,
+    time_back_dates_a_snapshot
+);
 
 /// Backs up `content` from stdin as `erp.sql` with extra flags; returns the id.
 fn backup_stdin(c: &Coffer, content: &str, flags: &[&str]) -> String {
@@ -28,9 +33,10 @@ fn ids(c: &Coffer, filter: &[&str]) -> Vec<String> {
     }
 }
 
-#[test]
-fn host_and_tag_filters_choose_snapshots() {
-    let c = Coffer::init();
+fn host_and_tag_filters_choose_snapshots(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let acme = backup_stdin(
         &c,
         "acme prod\n",
@@ -85,9 +91,10 @@ fn host_and_tag_filters_choose_snapshots() {
     );
 }
 
-#[test]
-fn time_back_dates_a_snapshot() {
-    let c = Coffer::init();
+fn time_back_dates_a_snapshot(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let now = backup_stdin(&c, "tonight\n", &[]);
     let old = backup_stdin(&c, "imported\n", &["--time", "2024-02-29T08:30:00+01:00"]);
     let snaps = c.json(["snapshots"]);

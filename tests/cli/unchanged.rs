@@ -3,12 +3,15 @@
 //! nothing new.
 
 use crate::documents::write_documents;
-use crate::harness::{Coffer, num};
+use crate::harness::{Coffer, RepoKind, num};
 use std::ffi::OsString;
 
-#[test]
-fn unchanged_documents_are_skipped_and_force_rereads_without_storing() {
-    let c = Coffer::init();
+on_each_store!(unchanged_documents_are_skipped_and_force_rereads_without_storing);
+
+fn unchanged_documents_are_skipped_and_force_rereads_without_storing(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
     let docs = write_documents(c.root());
     let backup = |extra: &[&str]| {
         let mut a = vec![OsString::from("backup"), docs.root.clone().into()];

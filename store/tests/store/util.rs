@@ -1,7 +1,7 @@
 //! Fixtures shared by the store's integration tests.
 
 use coffer_store::Repository;
-use coffer_store::backend::Backend;
+use coffer_store::backend::{Backend, RetryPolicy, StoreOptions};
 use coffer_store::backup::{self, BackupOptions, BackupReport, Source};
 use coffer_store::crypto::KdfParams;
 use coffer_store::progress::NoProgress;
@@ -365,4 +365,168 @@ pub fn erp_tree(root: &Path) -> Vec<PathBuf> {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
     files.into_iter().map(|(p, _, _)| p).collect()
+}
+
+/// Where a test's repository lives: the same tests run on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceKind {
+    Folder,
+    /// Under a fresh prefix of the bucket on `COFFER_TEST_S3_ENDPOINT`.
+    S3,
+}
+
+/// Declares `mod $test { fn folder(); fn s3() }`, each running `$test(kind)`.
+macro_rules! on_each_place {
+    ($($test:ident),* $(,)?) => {
+        $(mod $test {
+            #[test]
+            fn folder() {
+                super::$test($crate::util::PlaceKind::Folder)
+            }
+            #[test]
+            fn s3() {
+                super::$test($crate::util::PlaceKind::S3)
+            }
+        })*
+    };
+}
+
+/// A repository location that is gone (folder removed, objects deleted) when dropped.
+pub struct Place {
+    pub location: String,
+    pub opts: StoreOptions,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Place {
+    /// `None` (after saying why) when the S3 server is not configured.
+    pub fn new(kind: PlaceKind) -> Option<Self> {
+        let mut opts = StoreOptions::default();
+        // Quick retries: the faults in these tests come from a wrapper, not a
+        // busy server that needs time to recover.
+        opts.retry = RetryPolicy {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(50),
+            attempt_timeout: Duration::from_secs(60),
+        };
+        match kind {
+            PlaceKind::Folder => {
+                let dir = tempfile::tempdir().unwrap();
+                Some(Self {
+                    location: dir.path().join("repo").to_str().unwrap().to_string(),
+                    opts,
+                    _dir: Some(dir),
+                })
+            }
+            PlaceKind::S3 => {
+                let (Some(endpoint), Some(bucket)) = (
+                    std::env::var_os("COFFER_TEST_S3_ENDPOINT"),
+                    std::env::var_os("COFFER_TEST_S3_BUCKET"),
+                ) else {
+                    skip(
+                        "no S3 server: COFFER_TEST_S3_ENDPOINT is not set (eval \"$(bash .ci/services)\")",
+                    );
+                    return None;
+                };
+                opts.s3_endpoint = Some(endpoint.to_string_lossy().into_owned());
+                Some(Self {
+                    location: format!(
+                        "s3://{}/store-test-{:016x}",
+                        bucket.to_string_lossy(),
+                        unique()
+                    ),
+                    opts,
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// A fresh store for this place (one per simulated machine).
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        coffer_store::backend::open_store(&self.location, true, &self.opts).unwrap()
+    }
+
+    /// A backend on `store` (this place's store, perhaps wrapped).
+    pub fn backend_on(&self, store: Arc<dyn ObjectStore>) -> Backend {
+        Backend::with_options(store, &self.location, &self.opts)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend_on(self.store())
+    }
+
+    pub fn init(&self) -> Repository {
+        self.init_with(&fast_init())
+    }
+
+    pub fn init_with(&self, init: &InitOptions) -> Repository {
+        Repository::init(
+            self.backend(),
+            PASSWORD,
+            init,
+            at(0),
+            CacheLocation::Temporary,
+        )
+        .unwrap()
+    }
+
+    /// Opens the repository from `store`, with a new, empty cache: a new machine.
+    pub fn open_on(&self, store: Arc<dyn ObjectStore>) -> Repository {
+        Repository::open(self.backend_on(store), PASSWORD, CacheLocation::Temporary).unwrap()
+    }
+
+    pub fn open(&self) -> Repository {
+        self.open_on(self.store())
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self._dir.is_some() {
+            return;
+        }
+        // Leave the shared bucket as it was found; best effort.
+        let b = self.backend();
+        if let Ok(all) = b.list("") {
+            for (name, _) in all {
+                let _ = b.delete(&name);
+            }
+        }
+    }
+}
+
+/// Says why a test does not run; fails instead under COFFER_REQUIRE_SERVICES=1.
+pub fn skip(why: &str) {
+    let required = std::env::var_os("COFFER_REQUIRE_SERVICES").is_some_and(|v| v == "1");
+    assert!(!required, "{why} (COFFER_REQUIRE_SERVICES=1)");
+    eprintln!("skipped: {why}");
+}
+
+/// A number no other test (of this run or another helper's) will draw.
+pub fn unique() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// The bytes a file of the snapshot holds, read the way `cat` reads it.
+pub fn cat(repo: &Repository, report: &BackupReport, path: &str) -> Vec<u8> {
+    let node = coffer_store::tree::resolve_path(repo, &report.snapshot.root, path)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{path} not in the snapshot"));
+    let coffer_store::format::tree::NodeKind::File { content } = &node.kind else {
+        panic!("{path} is not a file");
+    };
+    let mut out = Vec::new();
+    restore::write_content(repo, content, &mut out, &NoProgress).unwrap();
+    out
 }

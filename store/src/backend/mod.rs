@@ -1,0 +1,194 @@
+//! Object storage through the `object_store` crate.
+//!
+//! The store's pipelines are synchronous (rayon for CPU work); storage I/O is
+//! async. The backend owns a small tokio runtime and offers blocking calls for
+//! the simple cases and [`Backend::spawn`] with a [`Client`] for requests that
+//! overlap with work. Nothing here assumes a local filesystem: a folder is
+//! just one `ObjectStore`, and every request, to a folder or a bucket, goes
+//! through the same retrying, create-only [`Client`].
+
+mod client;
+pub mod counting;
+pub mod faults;
+mod location;
+pub mod retry;
+
+pub use client::{Client, MultipartPolicy, PutOutcome};
+pub use location::{Location, StoreOptions};
+pub use retry::RetryPolicy;
+
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use object_store::ObjectStore;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Where a repository lives and how to reach it.
+pub struct Backend {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    /// The folder, for a local repository: file modes are set there.
+    local_root: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backend({})", self.client.location())
+    }
+}
+
+impl Backend {
+    /// Opens `location` with default options. See [`Self::open_with`].
+    pub fn open(location: &str, create: bool) -> Result<Self> {
+        Self::open_with(location, create, &StoreOptions::default())
+    }
+
+    /// Opens `location`: a folder path or `file://` URL, `s3://`, `gs://`,
+    /// `az://` (see [`Location`]), or `memory:` (tests). `create` makes a
+    /// missing folder (for `init`); buckets are never created.
+    pub fn open_with(location: &str, create: bool, opts: &StoreOptions) -> Result<Self> {
+        let store = open_store(location, create, opts)?;
+        Ok(Self::with_options(store, location, opts))
+    }
+
+    /// A repository in memory, for unit tests.
+    pub fn in_memory() -> Self {
+        Self::with_store(Arc::new(object_store::memory::InMemory::new()), "memory:")
+    }
+
+    /// Any object store (a test wrapper around another, say), default options.
+    pub fn with_store(store: Arc<dyn ObjectStore>, location: &str) -> Self {
+        Self::with_options(store, location, &StoreOptions::default())
+    }
+
+    /// Any object store, with the retry and multipart parts of `opts`.
+    pub fn with_options(store: Arc<dyn ObjectStore>, location: &str, opts: &StoreOptions) -> Self {
+        let local_root = match Location::parse(location) {
+            Ok(Location::Folder(path)) => Some(path),
+            _ => None,
+        };
+        Self {
+            client: Client::new(store, location, opts.retry, opts.multipart),
+            runtime: io_runtime(),
+            local_root,
+        }
+    }
+
+    pub fn location(&self) -> &str {
+        self.client.location()
+    }
+
+    /// The request client, to move into spawned I/O.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bare store, below the retries (tests and tools that inspect it).
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.client.store()
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// The whole object, or `None` when there is no such object.
+    pub fn get(&self, name: &str) -> Result<Option<Bytes>> {
+        self.runtime.block_on(self.client.get(name))
+    }
+
+    /// Bytes `range` of an object (a ranged GET on remote stores).
+    pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        self.runtime.block_on(self.client.get_range(name, range))
+    }
+
+    /// Create-only write. Objects are never overwritten in place: every name is
+    /// either content-derived or random, so an existing object is kept.
+    pub fn put_new(&self, name: &str, bytes: Bytes) -> Result<PutOutcome> {
+        self.runtime.block_on(self.client.put_new(name, bytes))
+    }
+
+    /// Names and sizes of the objects below `prefix`.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        self.runtime.block_on(self.client.list(prefix))
+    }
+
+    /// Is there any object below `prefix` (`""`: anywhere in the repository)?
+    pub fn has_objects(&self, prefix: &str) -> Result<bool> {
+        self.runtime.block_on(self.client.has_objects(prefix))
+    }
+
+    pub fn delete(&self, name: &str) -> Result<()> {
+        self.runtime.block_on(self.client.delete(name))
+    }
+
+    /// Makes an object readable by its owner only, where the store has file
+    /// modes (a local folder); object stores keep access in their own policies.
+    pub fn restrict_to_owner(&self, name: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|source| Error::Target { path, source })
+    }
+
+    /// Runs a future on the I/O runtime without waiting for it.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(fut)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.runtime.block_on(fut)
+    }
+}
+
+/// The bare store behind `location` (see [`Backend::open_with`]), for
+/// wrapping in another store before handing it to [`Backend::with_options`].
+pub fn open_store(
+    location: &str,
+    create: bool,
+    opts: &StoreOptions,
+) -> Result<Arc<dyn ObjectStore>> {
+    let parsed = Location::parse(location)?;
+    let path = match &parsed {
+        Location::Memory => return Ok(Arc::new(object_store::memory::InMemory::new())),
+        Location::Folder(path) => path,
+        remote => return location::remote_store(location, remote, opts),
+    };
+    if !path.exists() {
+        if !create {
+            return Err(Error::RepositoryNotFound {
+                location: location.to_string(),
+            });
+        }
+        std::fs::create_dir_all(path).map_err(|source| Error::Target {
+            path: path.clone(),
+            source,
+        })?;
+    } else if !path.is_dir() {
+        return Err(Error::NotARepository {
+            location: location.to_string(),
+            reason: "it is a file, not a folder".into(),
+        });
+    }
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
+        .map_err(|e| Error::InvalidInput(format!("repository {location}: {e}")))?
+        .with_automatic_cleanup(true)
+        .with_fsync(true);
+    Ok(Arc::new(fs))
+}
+
+fn io_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("coffer-io")
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start the I/O runtime: {e}"))
+}
