@@ -223,6 +223,15 @@ impl IndexCache {
         Ok(Some((raw, v[4..].to_vec())))
     }
 
+    /// Whether a tree blob is cached, without copying it out.
+    pub fn has_tree(&self, id: &BlobId) -> Result<bool> {
+        let found = self
+            .db
+            .get_pinned(prefixed(TREE_PREFIX, id))
+            .map_err(|e| self.err(e))?;
+        Ok(found.is_some())
+    }
+
     /// Remembers a sealed tree blob (trees are immutable: the id names the content).
     pub fn put_tree(&self, id: &BlobId, raw_length: u32, sealed: &[u8]) -> Result<()> {
         let mut v = Vec::with_capacity(4 + sealed.len());

@@ -41,10 +41,20 @@ pub struct WriteStats {
 
 type Upload = JoinHandle<Result<IndexedPack>>;
 
-pub struct PackWriter<'r> {
-    repo: &'r Repository,
+/// A pack being filled: its bytes so far and the trailer entries.
+#[derive(Default)]
+struct OpenPack {
     buf: Vec<u8>,
     entries: Vec<BlobEntry>,
+}
+
+pub struct PackWriter<'r> {
+    repo: &'r Repository,
+    /// Data blobs and tree blobs fill separate packs: trees are read on their
+    /// own (listing, restore planning, a new machine's first read), and packed
+    /// densely a few coalesced ranged reads fetch hundreds of them.
+    data: OpenPack,
+    trees: OpenPack,
     uploads: VecDeque<Upload>,
     max_uploads: usize,
     uploaded: Vec<IndexedPack>,
@@ -58,8 +68,8 @@ impl<'r> PackWriter<'r> {
     pub fn new(repo: &'r Repository, max_uploads: usize) -> Self {
         Self {
             repo,
-            buf: Vec::new(),
-            entries: Vec::new(),
+            data: OpenPack::default(),
+            trees: OpenPack::default(),
             uploads: VecDeque::new(),
             max_uploads: max_uploads.max(1),
             uploaded: Vec::new(),
@@ -107,24 +117,27 @@ impl<'r> PackWriter<'r> {
             return Ok(());
         }
         let length = u32::try_from(sealed.len()).unwrap_or(u32::MAX);
-        if self.buf.capacity() == 0 {
+        let target = self.repo.config().pack_target_size as usize;
+        let open = self.open_pack(kind);
+        if open.buf.capacity() == 0 && kind == BlobKind::Data {
             // Room for a full pack and its trailer up front: growing by doubling
             // would briefly hold 3x a pack and keep 2x a pack's capacity.
-            self.buf
-                .reserve(self.repo.config().pack_target_size as usize + TRAILER_ROOM);
+            // (Tree packs are rarely full in a nightly run: they grow.)
+            open.buf.reserve(target + TRAILER_ROOM);
         }
-        self.entries.push(BlobEntry {
+        open.entries.push(BlobEntry {
             id,
             kind,
-            offset: self.buf.len() as u64,
+            offset: open.buf.len() as u64,
             length,
             raw_length,
         });
-        self.buf.extend_from_slice(sealed);
+        open.buf.extend_from_slice(sealed);
+        let full = open.buf.len() >= target;
         self.stats.blobs_added += 1;
         self.stats.bytes_added += u64::from(length);
-        if self.buf.len() >= self.repo.config().pack_target_size as usize {
-            self.close_pack()?;
+        if full {
+            self.close_pack(kind)?;
         }
         Ok(())
     }
@@ -152,13 +165,20 @@ impl<'r> PackWriter<'r> {
         Ok(id)
     }
 
-    /// Seals the trailer onto the current pack and starts its upload.
-    fn close_pack(&mut self) -> Result<()> {
-        if self.entries.is_empty() {
+    fn open_pack(&mut self, kind: BlobKind) -> &mut OpenPack {
+        match kind {
+            BlobKind::Data => &mut self.data,
+            BlobKind::Tree => &mut self.trees,
+        }
+    }
+
+    /// Seals the trailer onto the current pack of `kind` and starts its upload.
+    fn close_pack(&mut self, kind: BlobKind) -> Result<()> {
+        let open = std::mem::take(self.open_pack(kind));
+        if open.entries.is_empty() {
             return Ok(());
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        let blobs = std::mem::take(&mut self.entries);
+        let (mut buf, blobs) = (open.buf, open.entries);
         let trailer = self.repo.key().seal(
             Domain::PackTrailer,
             &codec::encode(&PackTrailer {
@@ -225,7 +245,8 @@ impl<'r> PackWriter<'r> {
     /// Closes the last pack, waits for every upload and stores the index.
     /// Only after this returns may a snapshot refer to the blobs.
     pub fn finish(mut self) -> Result<(Vec<IndexId>, WriteStats)> {
-        self.close_pack()?;
+        self.close_pack(BlobKind::Data)?;
+        self.close_pack(BlobKind::Tree)?;
         while !self.uploads.is_empty() {
             self.reap_one()?;
         }

@@ -13,7 +13,7 @@ use crate::format::tree::{Content, Node, NodeKind, is_safe_name};
 use crate::id::BlobId;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crate::tree::{ContentChunks, dir_entries};
+use crate::tree::{ContentChunks, dir_entries, prefetch_trees};
 use bytes::Bytes;
 use globset::GlobSet;
 use std::collections::VecDeque;
@@ -297,7 +297,22 @@ impl Restorer<'_> {
     /// `covered`: an enclosing folder matched `--include` (or there is none),
     /// so everything below is restored.
     fn dir(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
-        for node in dir_entries(self.repo, tree)? {
+        let entries = dir_entries(self.repo, tree)?;
+        // Every subfolder and long file's content list below will be read
+        // (an --include may prune some; fetching a few extra pieces costs less
+        // than one request each).
+        let below: Vec<BlobId> = entries
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Dir { tree } => Some(*tree),
+                NodeKind::File {
+                    content: Content::List(root),
+                } => Some(*root),
+                _ => None,
+            })
+            .collect();
+        prefetch_trees(self.repo, &below)?;
+        for node in entries {
             let name = node.name_lossy();
             let child_rel = if rel.is_empty() {
                 name

@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::format::tree::{ChunkRef, Content, Node, NodeKind, TreeBlob};
 use crate::id::BlobId;
 use crate::repo::Repository;
+use crate::tree::prefetch_trees;
 use std::sync::Arc;
 
 /// All entries of a directory, in name order.
@@ -17,6 +18,8 @@ fn collect_entries(repo: &Repository, tree: &BlobId, out: &mut Vec<Node>) -> Res
     match &*repo.read_tree(tree)? {
         TreeBlob::DirLeaf(nodes) => out.extend(nodes.iter().cloned()),
         TreeBlob::DirInner(refs) => {
+            let pieces: Vec<BlobId> = refs.iter().map(|r| r.blob).collect();
+            prefetch_trees(repo, &pieces)?;
             for r in refs {
                 collect_entries(repo, &r.blob, out)?;
             }
@@ -90,9 +93,20 @@ impl<'r> ContentChunks<'r> {
         };
         match content {
             Content::Inline(refs) => me.inline = refs.clone().into_iter(),
-            Content::List(root) => me.stack.push((repo.read_tree(root)?, 0)),
+            Content::List(root) => me.push(repo.read_tree(root)?)?,
         }
         Ok(me)
+    }
+
+    /// Descends into a piece; the pieces an inner one lists are fetched in
+    /// one batch, since all of them will be read.
+    fn push(&mut self, piece: Arc<TreeBlob>) -> Result<()> {
+        if let TreeBlob::ContentInner(refs) = &*piece {
+            let children: Vec<BlobId> = refs.iter().map(|r| r.blob).collect();
+            prefetch_trees(self.repo, &children)?;
+        }
+        self.stack.push((piece, 0));
+        Ok(())
     }
 
     fn advance(&mut self) -> Result<Option<ChunkRef>> {
@@ -122,7 +136,7 @@ impl<'r> ContentChunks<'r> {
                             ));
                         }
                         let t = self.repo.read_tree(&child)?;
-                        self.stack.push((t, 0));
+                        self.push(t)?;
                     } else {
                         self.stack.pop();
                     }

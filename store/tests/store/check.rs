@@ -1,8 +1,9 @@
 use crate::util::{
-    at, backup_paths, erp_tree, folder_repo, reopen_folder, restore_all, write_file,
+    at, backup_paths, erp_tree, folder_repo, packs_of_kind, reopen_folder, restore_all, write_file,
 };
 use coffer_store::Error;
 use coffer_store::check::{CheckOptions, CheckReport, Severity, check};
+use coffer_store::format::pack::BlobKind;
 use coffer_store::progress::NoProgress;
 use coffer_store::restore::{RestoreOptions, restore};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,10 @@ fn packs(repo_dir: &Path) -> Vec<PathBuf> {
     let mut out = crate::util::files_under(&repo_dir.join("data"));
     out.sort();
     out
+}
+
+fn pack_path(repo_dir: &Path, hex: &str) -> PathBuf {
+    repo_dir.join("data").join(&hex[..2]).join(hex)
 }
 
 fn file_name(p: &Path) -> String {
@@ -57,11 +62,11 @@ fn flipped_byte_is_found_and_restore_refuses_it() {
     let dir = tmp.path().join("repo");
     let repo = folder_repo(&dir);
     let report = backup_paths(&repo, &[&src], 10);
+    let data = packs_of_kind(&repo, BlobKind::Data);
     drop(repo);
 
-    let all = packs(&dir);
-    assert_eq!(all.len(), 1, "{all:?}");
-    let pack = &all[0];
+    assert_eq!(data.len(), 1, "{data:?}");
+    let pack = &pack_path(&dir, &data[0]);
     let mut bytes = std::fs::read(pack).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
@@ -115,22 +120,26 @@ fn deleted_pack_is_missing_and_its_snapshot_not_restorable() {
         at(70_000),
     );
     let second = backup_paths(&repo, &[&src], 20);
-    // The second run's pack holds only what the second snapshot adds.
+    // The second run's packs (one of data, one of trees) hold only what the
+    // second snapshot adds.
     let added: Vec<PathBuf> = packs(&dir)
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
-    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added.len(), 2, "{added:?}");
     drop(repo);
-    std::fs::remove_file(&added[0]).unwrap();
+    for pack in &added {
+        std::fs::remove_file(pack).unwrap();
+    }
 
     let repo = reopen_folder(&dir);
     let errs = errors(&run(&repo, false));
-    let pack = file_name(&added[0]);
-    assert!(
-        about(&errs, &pack).iter().any(|m| m.contains("missing")),
-        "pack {pack} not reported missing: {errs:?}"
-    );
+    for pack in added.iter().map(|p| file_name(p)) {
+        assert!(
+            about(&errs, &pack).iter().any(|m| m.contains("missing")),
+            "pack {pack} not reported missing: {errs:?}"
+        );
+    }
     let second_id = second.snapshot_id.to_hex();
     assert!(
         about(&errs, &second_id)
@@ -158,7 +167,7 @@ fn lost_shared_data_makes_every_snapshot_unrestorable() {
     let repo = folder_repo(&dir);
     write_file(&src.join("a/DE2605-0001.pdf"), &quote, 0o644, at(1));
     let first = backup_paths(&repo, &[&src], 10);
-    let lost = packs(&dir);
+    let lost = packs_of_kind(&repo, BlobKind::Data);
     // The second run stores only new trees: folder `b` and the copy's content
     // are already known. The third shares `a` and `b` with the second.
     write_file(&src.join("b/copie.pdf"), &quote, 0o644, at(2));
@@ -167,7 +176,7 @@ fn lost_shared_data_makes_every_snapshot_unrestorable() {
     let third = backup_paths(&repo, &[&src], 30);
     drop(repo);
     assert_eq!(lost.len(), 1);
-    std::fs::remove_file(&lost[0]).unwrap();
+    std::fs::remove_file(pack_path(&dir, &lost[0])).unwrap();
 
     let repo = reopen_folder(&dir);
     let errs = errors(&run(&repo, false));

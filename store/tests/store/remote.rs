@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 on_each_place!(
     reading_one_file_fetches_only_its_byte_ranges,
+    a_long_file_read_cold_fetches_its_content_list_in_a_few_requests,
     a_new_machine_needs_only_the_bucket_and_reads_no_pack_to_rebuild_its_cache,
     an_existing_object_is_never_replaced,
     a_write_whose_answer_was_lost_is_recognised_as_ours,
@@ -22,6 +23,15 @@ on_each_place!(
 
 fn data_requests(log: &[Request]) -> Vec<&Request> {
     log.iter().filter(|r| r.path.starts_with("data/")).collect()
+}
+
+/// Tree blobs listed by the repository's index files.
+fn tree_blobs(repo: &coffer_store::Repository) -> usize {
+    indexed_packs(repo)
+        .iter()
+        .flat_map(|p| &p.blobs)
+        .filter(|b| b.kind == coffer_store::format::pack::BlobKind::Tree)
+        .count()
 }
 
 fn pack_bytes(place_repo: &coffer_store::Repository) -> u64 {
@@ -83,6 +93,39 @@ fn reading_one_file_fetches_only_its_byte_ranges(kind: PlaceKind) {
         "read {read} bytes of packs for a {file}-byte file ({stored} stored)"
     );
     assert!(stored > 3 * file, "the test needs other data in the packs");
+}
+
+fn a_long_file_read_cold_fetches_its_content_list_in_a_few_requests(kind: PlaceKind) {
+    let Some(place) = Place::new(kind) else {
+        return;
+    };
+    // 1 KiB chunks: 6 MiB is ~6,000 chunks, a content list of ~40 pieces.
+    let repo = place.init_with(&InitOptions {
+        avg_chunk_size: 1 << 10,
+        ..fast_init()
+    });
+    let dump: Arc<[u8]> = sql_lines(7, 6 << 20).concat().into_bytes().into();
+    let report = backup_stream(&repo, "db/erp.sql", &dump, 10);
+    let pieces = tree_blobs(&repo);
+    drop(repo);
+
+    let counting = Arc::new(CountingStore::new(place.store()));
+    let repo = place.open_on(counting.clone());
+    repo.index().unwrap();
+    counting.reset();
+    assert!(cat(&repo, &report, "db/erp.sql") == dump.as_ref());
+    let log = counting.requests();
+    let reads = data_requests(&log).len();
+    assert!(
+        pieces >= 24,
+        "the test needs a long content list: {pieces} tree pieces"
+    );
+    // One read per piece would be >= 24, plus the chunks' reads.
+    assert!(
+        reads <= 8,
+        "{reads} reads of packs for one file whose content list has {pieces} pieces: {:?}",
+        data_requests(&log)
+    );
 }
 
 fn a_new_machine_needs_only_the_bucket_and_reads_no_pack_to_rebuild_its_cache(kind: PlaceKind) {

@@ -62,6 +62,30 @@ pub fn on_store(store: &Arc<dyn ObjectStore>) -> Backend {
 }
 
 /// A repository in a local folder, for tests that damage files.
+/// Every pack the repository's index files list, with its blobs.
+pub fn indexed_packs(repo: &Repository) -> Vec<coffer_store::format::index::IndexedPack> {
+    let mut out = Vec::new();
+    for (name, _) in repo.backend().list("index").unwrap() {
+        let bytes = repo.backend().get(&name).unwrap().unwrap();
+        let id = name.rsplit('/').next().unwrap();
+        out.extend(
+            coffer_store::cache::open_index(repo.key(), id, &bytes)
+                .unwrap()
+                .packs,
+        );
+    }
+    out
+}
+
+/// Hex names of the packs holding blobs of `kind` (data and trees never share a pack).
+pub fn packs_of_kind(repo: &Repository, kind: coffer_store::format::pack::BlobKind) -> Vec<String> {
+    indexed_packs(repo)
+        .into_iter()
+        .filter(|p| p.blobs.iter().any(|b| b.kind == kind))
+        .map(|p| p.pack.to_hex())
+        .collect()
+}
+
 pub fn folder_repo(dir: &Path) -> Repository {
     let backend = Backend::open(dir.to_str().unwrap(), true).unwrap();
     Repository::init(
@@ -401,14 +425,16 @@ pub struct Place {
 impl Place {
     /// `None` (after saying why) when the S3 server is not configured.
     pub fn new(kind: PlaceKind) -> Option<Self> {
-        let mut opts = StoreOptions::default();
         // Quick retries: the faults in these tests come from a wrapper, not a
         // busy server that needs time to recover.
-        opts.retry = RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(50),
-            attempt_timeout: Duration::from_secs(60),
+        let mut opts = StoreOptions {
+            retry: RetryPolicy {
+                max_attempts: 8,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(50),
+                attempt_timeout: Duration::from_secs(60),
+            },
+            ..StoreOptions::default()
         };
         match kind {
             PlaceKind::Folder => {
