@@ -94,6 +94,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// Forget snapshots by a retention policy (restic's --keep-* rules) or by id
+    Forget(crate::args_forget::ForgetArgs),
 }
 
 #[derive(Args, Debug)]

@@ -67,3 +67,7 @@ mod killed;
 // Buckets: four writers at once, a new machine with only the bucket, bucket and endpoint errors.
 #[path = "cli/remote.rs"]
 mod remote;
+
+// forget: policy dry run with reasons, the real run, insurance, bad flags.
+#[path = "cli/forget.rs"]
+mod forget;

@@ -41,6 +41,7 @@ pub mod packer;
 pub mod progress;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod select;
 pub mod tree;
 

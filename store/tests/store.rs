@@ -57,3 +57,7 @@ mod remote;
 // Backups through a store that fails requests: retried, or failed cleanly.
 #[path = "store/faults.rs"]
 mod faults;
+
+// Retention policies keep exactly what restic 0.14 keeps on restic's own test list.
+#[path = "store/retention.rs"]
+mod retention;

@@ -1,0 +1,207 @@
+//! `coffer forget`: a retention policy or a list of ids; the plan comes from
+//! `coffer_store::retention`, this file only parses and renders.
+
+use crate::args::Global;
+use crate::args_forget::ForgetArgs;
+use crate::{cmd_snapshots, exit, open, output, when};
+use anyhow::{Result, bail};
+use coffer_store::retention::{self, Count, ForgetOptions, GroupBy, Policy, Span};
+use coffer_store::select;
+use jiff::tz::TimeZone;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+fn count(flag: &str, v: Option<i64>) -> Result<Count> {
+    Ok(match v {
+        None | Some(0) => Count::Off,
+        Some(-1) => Count::All,
+        Some(n) if n > 0 => Count::Newest(u32::try_from(n)?),
+        Some(n) => bail!("--{flag} {n}: give a positive count, or -1 for all"),
+    })
+}
+
+fn span(v: &Option<String>) -> Result<Option<Span>> {
+    Ok(v.as_deref().map(Span::parse).transpose()?)
+}
+
+fn policy(a: &ForgetArgs) -> Result<Policy> {
+    Ok(Policy {
+        last: count("keep-last", a.keep_last)?,
+        hourly: count("keep-hourly", a.keep_hourly)?,
+        daily: count("keep-daily", a.keep_daily)?,
+        weekly: count("keep-weekly", a.keep_weekly)?,
+        monthly: count("keep-monthly", a.keep_monthly)?,
+        yearly: count("keep-yearly", a.keep_yearly)?,
+        within: span(&a.keep_within)?,
+        within_hourly: span(&a.keep_within_hourly)?,
+        within_daily: span(&a.keep_within_daily)?,
+        within_weekly: span(&a.keep_within_weekly)?,
+        within_monthly: span(&a.keep_within_monthly)?,
+        within_yearly: span(&a.keep_within_yearly)?,
+        tags: a
+            .keep_tags
+            .iter()
+            .map(|t| t.split(',').map(String::from).collect())
+            .collect(),
+    })
+}
+
+/// Days and hours only: a minimum age must not depend on the calendar.
+fn min_age_ns(s: &str) -> Result<i64> {
+    let sp = Span::parse(s)?;
+    if sp.years != 0 || sp.months != 0 {
+        bail!("--insurance-min-age {s}: give days and hours (7d, 36h), not months or years");
+    }
+    Ok((i64::from(sp.days) * 24 + i64::from(sp.hours)) * 3_600_000_000_000)
+}
+
+pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
+    let policy = policy(&a)?;
+    let tz = TimeZone::get(&a.tz).map_err(|e| {
+        anyhow::anyhow!(
+            "--tz {}: unknown time zone ({e}); use an IANA name like Europe/Zurich or UTC",
+            a.tz
+        )
+    })?;
+    let opts = ForgetOptions {
+        policy,
+        group_by: GroupBy::parse(&a.group_by)?,
+        tz,
+        insurance_min_age_ns: min_age_ns(&a.insurance_min_age)?,
+    };
+    if !a.snapshots.is_empty() && !opts.policy.is_empty() {
+        bail!("give either snapshot ids or --keep-* rules, not both");
+    }
+    if a.snapshots.is_empty() && opts.policy.is_empty() {
+        bail!("nothing to forget: give snapshot ids or at least one --keep-* rule (see --help)");
+    }
+    let repo = open::repository(g)?;
+    let now = coffer_store::repo::unix_ns(SystemTime::now());
+    let snaps = cmd_snapshots::filter(&a.filter).apply(repo.snapshots()?);
+
+    if !a.snapshots.is_empty() {
+        let mut chosen = Vec::new();
+        for spec in &a.snapshots {
+            let s = select::find(&snaps, spec)?;
+            if !chosen
+                .iter()
+                .any(|c: &coffer_store::format::snapshot::SnapshotEntry| c.id == s.id)
+            {
+                chosen.push(s.clone());
+            }
+        }
+        retention::check_explicit(&chosen, opts.insurance_min_age_ns, now, a.force_insurance)?;
+        if !a.dry_run {
+            retention::execute(&repo, &chosen.iter().map(|s| s.id).collect::<Vec<_>>())?;
+        }
+        if g.json {
+            let removed: Vec<_> = chosen.iter().map(cmd_snapshots::to_json).collect();
+            output::json(&serde_json::json!({ "dry_run": a.dry_run, "removed": removed }))?;
+        } else if !g.quiet {
+            for s in &chosen {
+                println!(
+                    "{} {}",
+                    if a.dry_run { "would forget" } else { "forgot" },
+                    s.id.short()
+                );
+            }
+        }
+        return Ok(ExitCode::from(exit::OK));
+    }
+
+    let plan = retention::plan(snaps, &opts, now);
+    let gone: Vec<_> = plan.forgotten().map(|s| s.id).collect();
+    if !a.dry_run {
+        retention::execute(&repo, &gone)?;
+    }
+    if g.json {
+        let groups: Vec<_> = plan
+            .groups
+            .iter()
+            .map(|grp| {
+                let snapshots: Vec<_> = grp
+                    .snapshots
+                    .iter()
+                    .map(|v| {
+                        let mut j = cmd_snapshots::to_json(&v.entry);
+                        j["keep"] = v.keep.into();
+                        j["reasons"] = v.reasons.clone().into();
+                        j
+                    })
+                    .collect();
+                serde_json::json!({ "group": grp.key, "snapshots": snapshots })
+            })
+            .collect();
+        output::json(&serde_json::json!({
+            "dry_run": a.dry_run,
+            "groups": groups,
+            "forgotten": gone.len(),
+        }))?;
+        return Ok(ExitCode::from(exit::OK));
+    }
+    for grp in &plan.groups {
+        let k = &grp.key;
+        let mut label = Vec::new();
+        if let Some(h) = &k.host {
+            label.push(format!("host {h}"));
+        }
+        if let Some(t) = &k.tags {
+            label.push(format!("tags [{}]", t.join(",")));
+        }
+        if let Some(p) = &k.paths {
+            label.push(format!("paths [{}]", p.join(" ")));
+        }
+        if !g.quiet {
+            println!(
+                "\n{}",
+                if label.is_empty() {
+                    "all snapshots".into()
+                } else {
+                    label.join(", ")
+                }
+            );
+        }
+        let rows: Vec<Vec<String>> = grp
+            .snapshots
+            .iter()
+            .map(|v| {
+                let s = &v.entry.snapshot;
+                vec![
+                    v.entry.id.short(),
+                    when::short(s.time_unix_ns),
+                    s.host.clone(),
+                    s.tags.join(","),
+                    if v.keep {
+                        "keep".into()
+                    } else {
+                        "forget".into()
+                    },
+                    v.reasons.join(", "),
+                ]
+            })
+            .collect();
+        output::table(
+            &["ID", "Time", "Host", "Tags", "Decision", "Kept by"],
+            &rows,
+        )?;
+    }
+    if !g.quiet {
+        let kept = plan
+            .groups
+            .iter()
+            .flat_map(|g| &g.snapshots)
+            .filter(|v| v.keep)
+            .count();
+        println!(
+            "\n{} kept, {} {}",
+            kept,
+            gone.len(),
+            if a.dry_run {
+                "would be forgotten (dry run)"
+            } else {
+                "forgotten"
+            }
+        );
+    }
+    Ok(ExitCode::from(exit::OK))
+}

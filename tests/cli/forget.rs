@@ -1,0 +1,126 @@
+//! `coffer forget`: a policy over back-dated snapshots, its dry run (table and
+//! JSON with the reasons), the real run, insurance, and bad flags.
+
+use crate::harness::{Coffer, RepoKind};
+use serde_json::Value;
+
+on_each_store!(policy_dry_run_then_forget_and_insurance);
+
+fn backup_on(c: &Coffer, day: &str, tags: &[&str]) -> String {
+    let mut args = vec![
+        "--json",
+        "backup",
+        "--stdin",
+        "--stdin-name",
+        "db/erp.sql",
+        "--host",
+        "erp-01",
+    ];
+    if !day.is_empty() {
+        args.extend(["--time", day]);
+    }
+    for t in tags {
+        args.extend(["--tag", t]);
+    }
+    let r = c.run_with_stdin(args, format!("dump of {day}\n").as_bytes());
+    r.assert_code(0);
+    r.json()["snapshot_id"].as_str().unwrap().to_string()
+}
+
+fn policy_dry_run_then_forget_and_insurance(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
+    // 2026-01-05 is a Monday: days 5..18 span ISO weeks 2 and 3 (and day 4, week 1).
+    let mut ids = Vec::new();
+    for d in 4..=18 {
+        ids.push(backup_on(&c, &format!("2026-01-{d:02}T02:00:00Z"), &[]));
+    }
+    let insured = backup_on(&c, "", &["insurance"]);
+    let policy = [
+        "forget",
+        "--keep-daily",
+        "3",
+        "--keep-weekly",
+        "3",
+        "--group-by",
+        "host",
+    ];
+
+    let mut dry: Vec<&str> = policy.to_vec();
+    dry.push("--dry-run");
+    let plan = c.json(&dry);
+    assert_eq!(plan["dry_run"], true);
+    let groups = plan["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{plan}");
+    assert_eq!(groups[0]["group"]["host"], "erp-01");
+    let snaps = groups[0]["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 16, "every snapshot is listed, kept or not");
+    let reasons = |id: &str| -> Vec<String> {
+        let s = snaps.iter().find(|s| s["id"] == id).unwrap();
+        s["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().into())
+            .collect()
+    };
+    // Newest first: the insurance snapshot (today) is daily, weekly and insured.
+    assert_eq!(
+        reasons(&insured),
+        ["daily", "weekly", "insurance (younger than 7d)"]
+    );
+    // Then Jan 18 (Sunday of ISO week 3: daily and weekly), Jan 17 (the third
+    // daily), Jan 16 (nothing), and Jan 11 (Sunday of week 2: the third weekly).
+    assert_eq!(reasons(&ids[14]), ["daily", "weekly"]);
+    assert_eq!(reasons(&ids[13]), ["daily"]);
+    assert!(reasons(&ids[12]).is_empty());
+    assert_eq!(reasons(&ids[7]), ["weekly"]);
+    let kept: Vec<&str> = snaps
+        .iter()
+        .filter(|s| s["keep"] == true)
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, [insured.as_str(), &ids[14], &ids[13], &ids[7]]);
+    assert_eq!(plan["forgotten"], 16 - kept.len());
+    assert_eq!(c.snapshots().len(), 16, "a dry run forgets nothing");
+
+    let table = c.ok(&dry).stdout_str();
+    assert!(
+        table.contains("Kept by") && table.contains("forget"),
+        "{table}"
+    );
+    assert!(table.contains("would be forgotten (dry run)"), "{table}");
+
+    let done = c.json(&policy);
+    assert_eq!(done["forgotten"], plan["forgotten"]);
+    let left: Vec<String> = c
+        .snapshots()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let mut got = left.clone();
+    got.sort();
+    assert_eq!(got, want, "exactly the planned snapshots remain");
+    c.ok(["check"]);
+
+    // Naming an insured snapshot is refused, unless forced.
+    let short = &insured[..8];
+    c.run(["forget", short])
+        .assert_error(1, &["insurance", "younger than 7d", "--force-insurance"]);
+    assert_eq!(c.snapshots().len(), kept.len());
+    c.ok(["forget", short, "--force-insurance"]);
+    assert!(
+        !c.snapshots()
+            .iter()
+            .any(|s| s["id"] == Value::from(insured.clone()))
+    );
+
+    c.run(["forget", "--keep-daily", "3", "--tz", "Mars/Olympus"])
+        .assert_error(1, &["time zone", "Europe/Zurich"]);
+    c.run(["forget", "--keep-within", "3w"])
+        .assert_error(1, &["3w", "30d"]);
+    c.run(["forget"]).assert_error(1, &["nothing to forget"]);
+}
