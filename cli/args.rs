@@ -118,6 +118,9 @@ pub struct Filter {
     /// Only snapshots of this host (repeatable)
     #[arg(long = "host")]
     pub hosts: Vec<String>,
+    /// Only snapshots that backed up this path, as given to `backup` (repeatable: any)
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
 }
 
 #[derive(Args, Debug)]
