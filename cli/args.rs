@@ -94,6 +94,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// Which snapshots hold paths matching a pattern, with sizes and dates
+    Find(crate::args_history::FindArgs),
+    /// Each version of one path across snapshots: first and last seen, size, hash
+    Log(crate::args_history::LogArgs),
+    /// What changed between two snapshots
+    Diff(crate::args_history::DiffArgs),
+    /// Write a folder (or file) of a snapshot to standard output as a tar or zip
+    Dump(crate::args_history::DumpArgs),
 }
 
 #[derive(Args, Debug)]
@@ -186,7 +194,7 @@ pub struct SnapshotsArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` also works
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` also works; with --as-of, the PATH
     pub snapshot: String,
     /// Folder or file inside the snapshot
     pub path: Option<String>,
@@ -195,21 +203,27 @@ pub struct LsArgs {
     pub long: bool,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]
 pub struct CatArgs {
-    /// `SNAPSHOT:PATH` (e.g. latest:db/erp.dump), or SNAPSHOT with PATH after it
+    /// `SNAPSHOT:PATH` (e.g. latest:db/erp.dump), or SNAPSHOT with PATH after it;
+    /// with --as-of, just the PATH
     pub target: String,
     pub path: Option<String>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` restores only that subtree
-    pub snapshot: String,
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` restores only that subtree;
+    /// with --as-of, only a PATH (or nothing)
+    pub snapshot: Option<String>,
     /// Folder to restore into (created if missing)
     #[arg(short, long)]
     pub target: PathBuf,
@@ -218,6 +232,8 @@ pub struct RestoreArgs {
     pub includes: Vec<String>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]

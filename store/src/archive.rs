@@ -29,7 +29,7 @@ pub struct ArchiveReport {
 
 /// Writes `node` (named `path` in the archive) and everything below it.
 /// A zip is written as a stream (data descriptors), so `out` needs no seeking.
-pub fn write_archive<W: Write + Send>(
+pub fn write_archive<W: Write>(
     repo: &Repository,
     node: &Node,
     path: &str,
@@ -76,7 +76,7 @@ fn walk(
     Ok(())
 }
 
-fn tar_entry<W: Write + Send>(
+fn tar_entry<W: Write>(
     repo: &Repository,
     b: &mut tar::Builder<W>,
     n: &Node,
