@@ -66,13 +66,17 @@ pub fn zone_name(tz: &TimeZone) -> String {
 /// and time in `tz`, and a day alone as the end of that day in `tz` (the state
 /// "as it was on 29 May" includes that night's backup).
 pub fn as_of(s: &str, tz: &TimeZone) -> Result<i64> {
-    let ts = if let Ok(ts) = s.parse::<Timestamp>() {
+    // A day alone first: jiff also reads `2026-05-29` as a civil date-time (midnight).
+    let day = (s.len() == 10)
+        .then(|| s.parse::<civil::Date>().ok())
+        .flatten();
+    let ts = if let Some(d) = day {
+        let next = d.tomorrow()?.to_zoned(tz.clone())?.timestamp();
+        next - jiff::SignedDuration::from_nanos(1)
+    } else if let Ok(ts) = s.parse::<Timestamp>() {
         ts
     } else if let Ok(dt) = s.parse::<civil::DateTime>() {
         dt.to_zoned(tz.clone())?.timestamp()
-    } else if let Ok(d) = s.parse::<civil::Date>() {
-        let next = d.tomorrow()?.to_zoned(tz.clone())?.timestamp();
-        next - jiff::SignedDuration::from_nanos(1)
     } else {
         bail!(
             "cannot read --as-of {s:?}: use a day (2026-05-29, its end), a day and time (\"2026-05-29 18:00\") or RFC 3339 (2026-05-29T18:00:00Z)"

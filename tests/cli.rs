@@ -67,3 +67,7 @@ mod killed;
 // Buckets: four writers at once, a new machine with only the bucket, bucket and endpoint errors.
 #[path = "cli/remote.rs"]
 mod remote;
+
+// Point in time: --as-of on cat, ls, restore and dump; find, log and diff across snapshots.
+#[path = "cli/point_in_time.rs"]
+mod point_in_time;
