@@ -96,6 +96,14 @@ pub enum Command {
     Key(KeyArgs),
     /// Forget snapshots by a retention policy (restic's --keep-* rules) or by id
     Forget(crate::args_forget::ForgetArgs),
+    /// Which snapshots hold paths matching a pattern, with sizes and dates
+    Find(crate::args_history::FindArgs),
+    /// Each version of one path across snapshots: first and last seen, size, hash
+    Log(crate::args_history::LogArgs),
+    /// What changed between two snapshots
+    Diff(crate::args_history::DiffArgs),
+    /// Write a folder (or file) of a snapshot to standard output as a tar or zip
+    Dump(crate::args_history::DumpArgs),
 }
 
 #[derive(Args, Debug)]
@@ -120,6 +128,9 @@ pub struct Filter {
     /// Only snapshots of this host (repeatable)
     #[arg(long = "host")]
     pub hosts: Vec<String>,
+    /// Only snapshots that backed up this path, as given to `backup` (repeatable: any)
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -185,7 +196,7 @@ pub struct SnapshotsArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` also works
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` also works; with --as-of, the PATH
     pub snapshot: String,
     /// Folder or file inside the snapshot
     pub path: Option<String>,
@@ -194,21 +205,27 @@ pub struct LsArgs {
     pub long: bool,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]
 pub struct CatArgs {
-    /// `SNAPSHOT:PATH` (e.g. latest:db/erp.dump), or SNAPSHOT with PATH after it
+    /// `SNAPSHOT:PATH` (e.g. latest:db/erp.dump), or SNAPSHOT with PATH after it;
+    /// with --as-of, just the PATH
     pub target: String,
     pub path: Option<String>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` restores only that subtree
-    pub snapshot: String,
+    /// Snapshot id (prefix) or `latest`; `SNAPSHOT:PATH` restores only that subtree;
+    /// with --as-of, only a PATH (or nothing)
+    pub snapshot: Option<String>,
     /// Folder to restore into (created if missing)
     #[arg(short, long)]
     pub target: PathBuf,
@@ -217,6 +234,8 @@ pub struct RestoreArgs {
     pub includes: Vec<String>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
 }
 
 #[derive(Args, Debug)]

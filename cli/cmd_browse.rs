@@ -1,14 +1,13 @@
 //! `coffer ls` and `coffer cat`: looking inside one snapshot.
 
 use crate::args::{CatArgs, Global, LsArgs};
-use crate::cmd_snapshots::filter;
+use crate::cmd_history::{choose, target};
 use crate::{exit, open, when};
 use anyhow::{Result, bail};
-use coffer_store::format::snapshot::SnapshotEntry;
 use coffer_store::format::tree::{Node, NodeKind};
 use coffer_store::progress::NoProgress;
 use coffer_store::repo::Repository;
-use coffer_store::{Error, restore, select, tree};
+use coffer_store::{Error, restore, tree};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -22,15 +21,10 @@ pub fn split_target(target: &str, path: Option<&str>) -> (String, String) {
     (snap, p.trim_matches('/').to_string())
 }
 
-pub fn pick(repo: &Repository, spec: &str, f: &crate::args::Filter) -> Result<SnapshotEntry> {
-    let snaps = filter(f).apply(repo.snapshots()?);
-    Ok(select::find(&snaps, spec)?.clone())
-}
-
 pub fn ls(g: &Global, a: LsArgs) -> Result<ExitCode> {
-    let (spec, path) = split_target(&a.snapshot, a.path.as_deref());
+    let (spec, path) = target(&a.when, Some(&a.snapshot), a.path.as_deref())?;
     let repo = open::repository(g)?;
-    let snap = pick(&repo, &spec, &a.filter)?;
+    let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
     let root = snap.snapshot.root;
     let mut out = std::io::stdout().lock();
     let start = if path.is_empty() {
@@ -133,12 +127,12 @@ fn mode_string(n: &Node) -> String {
 }
 
 pub fn cat(g: &Global, a: CatArgs) -> Result<ExitCode> {
-    let (spec, path) = split_target(&a.target, a.path.as_deref());
+    let (spec, path) = target(&a.when, Some(&a.target), a.path.as_deref())?;
     if path.is_empty() {
         bail!("name the file: coffer cat SNAPSHOT:PATH (e.g. latest:db/erp.dump)");
     }
     let repo = open::repository(g)?;
-    let snap = pick(&repo, &spec, &a.filter)?;
+    let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
     let node = tree::resolve_path(&repo, &snap.snapshot.root, &path)?.ok_or_else(|| {
         Error::PathNotFound {
             path: path.clone(),

@@ -1,7 +1,7 @@
 //! `coffer restore`.
 
 use crate::args::{Global, RestoreArgs};
-use crate::cmd_browse::{pick, split_target};
+use crate::cmd_history::{choose, target};
 use crate::progress::Bar;
 use crate::{exit, open, output};
 use anyhow::{Context, Result};
@@ -10,7 +10,7 @@ use globset::{Glob, GlobSetBuilder};
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
-    let (spec, subpath) = split_target(&a.snapshot, None);
+    let (spec, subpath) = target(&a.when, a.snapshot.as_deref(), None)?;
     let include = if a.includes.is_empty() {
         None
     } else {
@@ -24,7 +24,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
         Some(b.build()?)
     };
     let repo = open::repository(g)?;
-    let snap = pick(&repo, &spec, &a.filter)?;
+    let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
     let bar = Bar::new(g);
     let result = restore::restore(
         &repo,
@@ -38,6 +38,17 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
     );
     bar.finish();
     let report = result?;
+    if include.is_some()
+        && report.files + report.dirs + report.symlinks == 0
+        && report.skipped.is_empty()
+    {
+        anyhow::bail!(
+            "--include {} matches nothing in snapshot {}: nothing was restored (see `coffer ls {}`)",
+            a.includes.join(" --include "),
+            snap.id.short(),
+            snap.id.short()
+        );
+    }
     if g.json {
         output::json(&serde_json::json!({
             "message_type": "summary",

@@ -11,6 +11,7 @@ pub fn filter(f: &crate::args::Filter) -> SnapshotFilter {
     SnapshotFilter {
         hosts: f.hosts.clone(),
         tags: f.tags.clone(),
+        paths: f.paths.clone(),
     }
 }
 

@@ -6,10 +6,12 @@
 
 mod args;
 mod args_forget;
+mod args_history;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
 mod cmd_forget;
+mod cmd_history;
 mod cmd_init;
 mod cmd_key;
 mod cmd_restore;
@@ -44,5 +46,9 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
         C::Forget(a) => cmd_forget::run(&cli.global, a),
+        C::Find(a) => cmd_history::find(&cli.global, a),
+        C::Log(a) => cmd_history::log(&cli.global, a),
+        C::Diff(a) => cmd_history::diff(&cli.global, a),
+        C::Dump(a) => cmd_history::dump(&cli.global, a),
     }
 }

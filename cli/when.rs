@@ -41,3 +41,59 @@ pub fn rfc3339(unix_ns: i64) -> String {
         .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string())
         .unwrap_or_else(|| unix_ns.to_string())
 }
+
+/// The zone of `--tz` (an IANA name such as Europe/Paris, or UTC), else the system's.
+pub fn zone(tz: Option<&str>) -> Result<TimeZone> {
+    match tz {
+        None => Ok(TimeZone::system()),
+        Some(name) => TimeZone::get(name).map_err(|e| {
+            anyhow::anyhow!(
+                "unknown time zone {name:?} ({e}): give an IANA name such as Europe/Paris, or UTC"
+            )
+        }),
+    }
+}
+
+/// A zone's name for messages: its IANA name, else its current offset.
+pub fn zone_name(tz: &TimeZone) -> String {
+    tz.iana_name().map_or_else(
+        || tz.to_offset(Timestamp::now()).to_string(),
+        str::to_string,
+    )
+}
+
+/// The moment `--as-of` means, in Unix nanoseconds: RFC 3339 as written, a day
+/// and time in `tz`, and a day alone as the end of that day in `tz` (the state
+/// "as it was on 29 May" includes that night's backup).
+pub fn as_of(s: &str, tz: &TimeZone) -> Result<i64> {
+    // A day alone first: jiff also reads `2026-05-29` as a civil date-time (midnight).
+    let day = (s.len() == 10)
+        .then(|| s.parse::<civil::Date>().ok())
+        .flatten();
+    let ts = if let Some(d) = day {
+        let next = d.tomorrow()?.to_zoned(tz.clone())?.timestamp();
+        next - jiff::SignedDuration::from_nanos(1)
+    } else if let Ok(ts) = s.parse::<Timestamp>() {
+        ts
+    } else if let Ok(dt) = s.parse::<civil::DateTime>() {
+        dt.to_zoned(tz.clone())?.timestamp()
+    } else {
+        bail!(
+            "cannot read --as-of {s:?}: use a day (2026-05-29, its end), a day and time (\"2026-05-29 18:00\") or RFC 3339 (2026-05-29T18:00:00Z)"
+        );
+    };
+    i64::try_from(ts.as_nanosecond()).map_err(|_| anyhow::anyhow!("--as-of {s:?} is out of range"))
+}
+
+/// `2026-05-29 18:00:00 Europe/Paris`: a moment in a stated zone.
+pub fn in_zone(unix_ns: i64, tz: &TimeZone) -> String {
+    Timestamp::from_nanosecond(i128::from(unix_ns))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"),
+                zone_name(tz)
+            )
+        })
+        .unwrap_or_else(|_| unix_ns.to_string())
+}

@@ -71,3 +71,6 @@ mod remote;
 // forget: policy dry run with reasons, the real run, insurance, bad flags.
 #[path = "cli/forget.rs"]
 mod forget;
+// Point in time: --as-of on cat, ls, restore and dump; find, log and diff across snapshots.
+#[path = "cli/point_in_time.rs"]
+mod point_in_time;

@@ -10,7 +10,11 @@
 //! sealed tree blob as stored in its pack. Trees are cached because every
 //! backup reads the parent snapshot's trees (68,000 folders in a Dolibarr
 //! documents tree): one ranged GET each would dominate a nightly run on S3.
-//! They are kept sealed, so the cache holds no file names in clear. A repository index file that the cache knows but
+//! They are kept sealed, so the cache holds no file names in clear. `s` +
+//! snapshot id -> the sealed snapshot object as stored: `--as-of`, `log` and
+//! `find` list every snapshot, and 3,650 GETs per command would cost seconds
+//! on a bucket (snapshots are immutable, so an entry never goes stale; one
+//! whose object was forgotten is simply never asked for again). A repository index file that the cache knows but
 //! the repository no longer has (prune rewrote it) makes the cache rebuild.
 
 use crate::backend::Backend;
@@ -20,13 +24,14 @@ use crate::error::{CacheError, Error, Result};
 use crate::format::index::IndexFile;
 use crate::format::layout;
 use crate::format::pack::{BlobEntry, BlobKind};
-use crate::id::{BlobId, IndexId, PackId};
+use crate::id::{BlobId, IndexId, PackId, SnapshotId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 const BLOB_PREFIX: u8 = b'b';
 const INDEX_PREFIX: u8 = b'i';
 const TREE_PREFIX: u8 = b't';
+const SNAPSHOT_PREFIX: u8 = b's';
 const LOCATION_LEN: usize = 32 + 1 + 8 + 4 + 4;
 
 /// Where a blob is stored.
@@ -242,6 +247,24 @@ impl IndexCache {
             .map_err(|e| self.err(e))
     }
 
+    /// Cached sealed snapshot objects, in the order of `ids` (one batched read).
+    pub fn snapshot_records(&self, ids: &[SnapshotId]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.db
+            .multi_get(ids.iter().map(|id| prefixed_raw(SNAPSHOT_PREFIX, &id.0)))
+            .into_iter()
+            .map(|r| r.map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    /// Remembers sealed snapshot objects (immutable: the id is their hash).
+    pub fn put_snapshot_records(&self, records: &[(SnapshotId, &[u8])]) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        for (id, sealed) in records {
+            batch.put(prefixed_raw(SNAPSHOT_PREFIX, &id.0), sealed);
+        }
+        self.db.write_opt(batch, &no_wal()).map_err(|e| self.err(e))
+    }
+
     /// Forgets the index (not the trees, which stay valid whatever the index says).
     fn clear(&self) -> Result<()> {
         let mut batch = rocksdb::WriteBatch::default();
@@ -306,9 +329,13 @@ fn blob_key(id: &BlobId) -> [u8; 33] {
 }
 
 fn prefixed(prefix: u8, id: &BlobId) -> [u8; 33] {
+    prefixed_raw(prefix, &id.0)
+}
+
+fn prefixed_raw(prefix: u8, id: &[u8; 32]) -> [u8; 33] {
     let mut k = [0u8; 33];
     k[0] = prefix;
-    k[1..].copy_from_slice(&id.0);
+    k[1..].copy_from_slice(id);
     k
 }
 

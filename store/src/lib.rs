@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod archive;
 pub mod backend;
 pub mod backup;
 pub mod cache;
@@ -35,6 +36,7 @@ pub mod compress;
 pub mod crypto;
 mod error;
 pub mod format;
+pub mod history;
 pub mod id;
 pub mod keys;
 pub mod packer;
