@@ -43,6 +43,7 @@ pub mod repo;
 pub mod restore;
 pub mod select;
 pub mod tree;
+pub mod usage;
 
 pub use error::{CacheError, Error, Operation, Result, StorageFailure};
 pub use repo::Repository;
