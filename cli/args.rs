@@ -94,6 +94,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// What the repository, each snapshot, tenant and path costs; growth and projected cost
+    Du(crate::args_du::DuArgs),
 }
 
 #[derive(Args, Debug)]

@@ -5,13 +5,16 @@
 //! repository format lives in the `coffer-store` crate.
 
 mod args;
+mod args_du;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
+mod cmd_du;
 mod cmd_init;
 mod cmd_key;
 mod cmd_restore;
 mod cmd_snapshots;
+mod du_html;
 mod exit;
 mod open;
 mod output;
@@ -41,5 +44,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
+        C::Du(a) => cmd_du::run(&cli.global, a),
     }
 }
