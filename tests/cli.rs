@@ -67,3 +67,7 @@ mod killed;
 // Buckets: four writers at once, a new machine with only the bucket, bucket and endpoint errors.
 #[path = "cli/remote.rs"]
 mod remote;
+
+// `du`: per snapshot, tenant, path and month; prices; the HTML report in headless chromium.
+#[path = "cli/du.rs"]
+mod du;

@@ -57,3 +57,7 @@ mod remote;
 // Backups through a store that fails requests: retried, or failed cleanly.
 #[path = "store/faults.rs"]
 mod faults;
+
+// The cost audit (`du`) against a brute-force count of every snapshot's blobs.
+#[path = "store/usage.rs"]
+mod usage;
