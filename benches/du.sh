@@ -14,7 +14,7 @@ set -euo pipefail
 days=${1:-3650}
 restic_days=${2:-365}
 root=$(cd "$(dirname "$0")/.." && pwd)
-coffer="$root/target/release/coffer"
+coffer="${COFFER_BIN:-$root/target/release/coffer}"
 [ -x "$coffer" ] || cargo build --release --manifest-path "$root/Cargo.toml"
 work=$(mktemp -d "${TMPDIR:-/tmp}/coffer-du-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
