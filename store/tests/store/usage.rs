@@ -19,8 +19,12 @@ fn reachable(repo: &coffer_store::Repository, tree: &BlobId, out: &mut BTreeSet<
             for n in nodes {
                 match &n.kind {
                     NodeKind::Dir { tree } => reachable(repo, tree, out),
-                    NodeKind::File { content: Content::List(r) } => reachable(repo, r, out),
-                    NodeKind::File { content: Content::Inline(refs) } => out.extend(refs.iter().map(|r| r.id)),
+                    NodeKind::File {
+                        content: Content::List(r),
+                    } => reachable(repo, r, out),
+                    NodeKind::File {
+                        content: Content::Inline(refs),
+                    } => out.extend(refs.iter().map(|r| r.id)),
                     NodeKind::Symlink { .. } => {}
                 }
             }
@@ -44,7 +48,10 @@ fn audit_matches_brute_force() {
             data.extend(random_bytes(&format!("{tenant} daily {day}"), 20_000));
             let mut o = opts(day * 86_400 + u64::from(tenant == "globex"));
             o.tags = vec![format!("tenant={tenant}")];
-            let src = vec![Source::Stdin { name: format!("db/{tenant}.sql"), reader: Box::new(std::io::Cursor::new(data)) }];
+            let src = vec![Source::Stdin {
+                name: format!("db/{tenant}.sql"),
+                reader: Box::new(std::io::Cursor::new(data)),
+            }];
             backup::backup(&repo, src, &o, &NoProgress).unwrap();
         }
     }
@@ -66,7 +73,10 @@ fn audit_matches_brute_force() {
     }
     let forget: HashSet<SnapshotId> = snaps.iter().step_by(3).map(|s| s.id).collect();
     let labels = usage::labels_by_tag(&snaps, "tenant");
-    let opts = UsageOptions { groups: Some(labels.clone()), forget: Some(forget.clone()) };
+    let opts = UsageOptions {
+        groups: Some(labels.clone()),
+        forget: Some(forget.clone()),
+    };
     let report = usage::analyze(&repo, &snaps, &opts, &NoProgress).unwrap();
 
     let total: u64 = owners.keys().map(size).sum();
@@ -86,12 +96,19 @@ fn audit_matches_brute_force() {
         assert_eq!(s.added_bytes, added, "snapshot {i} added");
         assert_eq!(s.shared_bytes, referenced - exclusive);
         // Remainders add at most one byte per shared blob.
-        assert!(s.fair_share_bytes >= fair_floor && s.fair_share_bytes <= fair_floor + set.len() as u64);
+        assert!(
+            s.fair_share_bytes >= fair_floor && s.fair_share_bytes <= fair_floor + set.len() as u64
+        );
         assert_eq!(s.logical_bytes, snaps[i].snapshot.summary.bytes_total);
         fair_sum += s.fair_share_bytes;
     }
     assert_eq!(fair_sum, total, "fair shares add up to the total");
-    assert!(report.snapshots.iter().any(|s| s.exclusive_bytes > 0 && s.shared_bytes > 0));
+    assert!(
+        report
+            .snapshots
+            .iter()
+            .any(|s| s.exclusive_bytes > 0 && s.shared_bytes > 0)
+    );
 
     // Groups: blobs per tenant.
     assert_eq!(report.groups.len(), 2);
@@ -115,11 +132,22 @@ fn audit_matches_brute_force() {
         group_fair += g.fair_share_bytes;
     }
     assert_eq!(group_fair, total);
-    assert!(report.groups.iter().all(|g| g.exclusive_bytes > 0 && g.shared_bytes > 0));
+    assert!(
+        report
+            .groups
+            .iter()
+            .all(|g| g.exclusive_bytes > 0 && g.shared_bytes > 0)
+    );
 
     // Forget: blobs all of whose owners are forgotten.
-    let gone: HashSet<usize> = (0..snaps.len()).filter(|i| forget.contains(&snaps[*i].id)).collect();
-    let freed: u64 = owners.iter().filter(|(_, os)| os.iter().all(|o| gone.contains(o))).map(|(b, _)| size(b)).sum();
+    let gone: HashSet<usize> = (0..snaps.len())
+        .filter(|i| forget.contains(&snaps[*i].id))
+        .collect();
+    let freed: u64 = owners
+        .iter()
+        .filter(|(_, os)| os.iter().all(|o| gone.contains(o)))
+        .map(|(b, _)| size(b))
+        .sum();
     let f = report.forget.as_ref().unwrap();
     assert!(freed > 0);
     assert_eq!(f.freed_bytes, freed);
@@ -146,5 +174,8 @@ fn unreferenced_blobs_are_unused() {
     assert_eq!(none.repository.unused_bytes, report.repository.stored_bytes);
     assert_eq!(none.repository.stored_bytes, 0);
     assert!(report.repository.pack_overhead_bytes > 0);
-    assert_eq!(report.repository.pack_bytes, report.repository.stored_bytes + report.repository.pack_overhead_bytes);
+    assert_eq!(
+        report.repository.pack_bytes,
+        report.repository.stored_bytes + report.repository.pack_overhead_bytes
+    );
 }
