@@ -120,7 +120,7 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
 
     if let Some(path) = &a.html {
         let page = du_html::render(
-            &repo.backend().location().to_string(),
+            repo.backend().location(),
             &report,
             &monthly,
             projection.as_ref(),

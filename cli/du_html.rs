@@ -63,7 +63,7 @@ fn bars(id: &str, title: &str, items: &[(String, u64)], color: &str) -> String {
     let _ = write!(
         svg,
         r#"<text x="{pad}" y="14" font-size="11">max {}</text></svg>"#,
-        bytes(max as u64)
+        bytes(items.iter().map(|i| i.1).max().unwrap_or(0))
     );
     svg
 }

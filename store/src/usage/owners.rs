@@ -84,7 +84,11 @@ pub struct FirstInRange {
 impl FirstInRange {
     pub fn new(rank: Vec<u64>) -> Self {
         let n = rank.len();
-        let mut table: Vec<Vec<u32>> = vec![(0..n).map(|i| i as u32).collect()];
+        let mut table: Vec<Vec<u32>> = vec![
+            (0..n)
+                .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+                .collect(),
+        ];
         let mut width = 1;
         while width * 2 <= n {
             let prev = table.last().map(Vec::as_slice).unwrap_or_default();
@@ -130,7 +134,7 @@ impl FirstInRange {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeSet;

@@ -106,10 +106,14 @@ pub fn project(
     } else {
         0.0
     };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a positive day count
     let now_days = observed_days.round() as u64;
     let at = |t: u64, k: u64| -> u64 {
         let v = first_bytes as f64 + (1.0 - rho) * growth * t as f64 + rho * growth * k as f64;
-        v.max(0.0) as u64
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        // clamped at 0, far below 2^64
+        let bytes = v.max(0.0) as u64;
+        bytes
     };
     let points = (0..=years)
         .map(|y| {
