@@ -104,6 +104,8 @@ pub enum Command {
     Diff(crate::args_history::DiffArgs),
     /// Write a folder (or file) of a snapshot to standard output as a tar or zip
     Dump(crate::args_history::DumpArgs),
+    /// What the repository, each snapshot, tenant and path costs; growth and projected cost
+    Du(crate::args_du::DuArgs),
 }
 
 #[derive(Args, Debug)]

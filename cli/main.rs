@@ -5,17 +5,20 @@
 //! repository format lives in the `coffer-store` crate.
 
 mod args;
+mod args_du;
 mod args_forget;
 mod args_history;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
+mod cmd_du;
 mod cmd_forget;
 mod cmd_history;
 mod cmd_init;
 mod cmd_key;
 mod cmd_restore;
 mod cmd_snapshots;
+mod du_html;
 mod exit;
 mod open;
 mod output;
@@ -50,5 +53,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Log(a) => cmd_history::log(&cli.global, a),
         C::Diff(a) => cmd_history::diff(&cli.global, a),
         C::Dump(a) => cmd_history::dump(&cli.global, a),
+        C::Du(a) => cmd_du::run(&cli.global, a),
     }
 }

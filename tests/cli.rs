@@ -74,3 +74,6 @@ mod forget;
 // Point in time: --as-of on cat, ls, restore and dump; find, log and diff across snapshots.
 #[path = "cli/point_in_time.rs"]
 mod point_in_time;
+// `du`: per snapshot, tenant, path and month; prices; the HTML report in headless chromium.
+#[path = "cli/du.rs"]
+mod du;

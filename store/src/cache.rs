@@ -177,6 +177,26 @@ impl IndexCache {
             .collect()
     }
 
+    /// Every indexed blob, in id order, streamed from RocksDB (the usage audit
+    /// merges it with another id-sorted stream instead of loading either).
+    pub fn blobs(&self) -> impl Iterator<Item = Result<(BlobId, BlobLocation)>> + '_ {
+        self.db
+            .prefix_iterator([BLOB_PREFIX])
+            .take_while(|r| {
+                r.as_ref()
+                    .map_or(true, |(k, _)| k.first() == Some(&BLOB_PREFIX))
+            })
+            .map(|r| {
+                let (k, v) = r.map_err(|e| self.err(e))?;
+                let id = <[u8; 32]>::try_from(&k[1..])
+                    .map(BlobId)
+                    .map_err(|_| self.err(CacheError::Record("blob key".into())))?;
+                let loc = BlobLocation::decode(&v)
+                    .ok_or_else(|| self.err(CacheError::Record(format!("blob {}", id.short()))))?;
+                Ok((id, loc))
+            })
+    }
+
     pub fn contains(&self, id: &BlobId) -> Result<bool> {
         Ok(self.lookup(id)?.is_some())
     }

@@ -46,6 +46,7 @@ pub mod restore;
 pub mod retention;
 pub mod select;
 pub mod tree;
+pub mod usage;
 
 pub use error::{CacheError, Error, Operation, Result, StorageFailure};
 pub use repo::Repository;

@@ -61,3 +61,6 @@ mod faults;
 // Retention policies keep exactly what restic 0.14 keeps on restic's own test list.
 #[path = "store/retention.rs"]
 mod retention;
+// The cost audit (`du`) against a brute-force count of every snapshot's blobs.
+#[path = "store/usage.rs"]
+mod usage;
