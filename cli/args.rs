@@ -94,6 +94,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// PostgreSQL-aware backup, restore and restore drills
+    Pg(crate::args_pg::PgArgs),
 }
 
 #[derive(Args, Debug)]

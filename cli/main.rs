@@ -5,11 +5,14 @@
 //! repository format lives in the `coffer-store` crate.
 
 mod args;
+mod args_pg;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
 mod cmd_init;
 mod cmd_key;
+mod cmd_pg;
+mod cmd_pg_restore;
 mod cmd_restore;
 mod cmd_snapshots;
 mod exit;
@@ -41,5 +44,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
+        C::Pg(a) => cmd_pg::run(&cli.global, a),
     }
 }

@@ -107,6 +107,10 @@ pub(crate) enum RootEntry {
         components: Vec<Vec<u8>>,
         source: StdinSource,
     },
+    Carried {
+        components: Vec<Vec<u8>>,
+        node: Node,
+    },
 }
 
 /// Compiled `--exclude` globs.
