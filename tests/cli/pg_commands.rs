@@ -101,7 +101,7 @@ fn backup_records_skips_unchanged_restores_and_drills() {
         "cat >/dev/null; echo 'pg_restore: error: simulated' >&2; exit 1",
     );
     let mut bad = d.clone();
-    bad.extend(["--pg-restore".into(), broken]);
+    bad.extend(["--pg-restore".into(), broken, "--quiet".into()]);
     c.run(&bad)
         .assert_error(1, &["drill", "failed", "simulated"]);
 
@@ -129,36 +129,4 @@ fn backup_records_skips_unchanged_restores_and_drills() {
     });
     assert!(insurance.is_some(), "an insurance snapshot: {snaps:?}");
     assert_ne!(day_rows, ERP_ROWS);
-}
-
-#[test]
-fn failing_or_too_old_pg_dump_commits_nothing() {
-    let Some(pg) = postgres::server() else { return };
-    let c = Coffer::init();
-    let erp = pg.create_erp_db("pgbad");
-    let failing = script(
-        &c,
-        "pg_dump_failing",
-        "if [ \"$1\" = --version ]; then exec pg_dump --version; fi\necho partial; echo 'pg_dump: error: simulated' >&2; exit 1",
-    );
-    let mut a = vec![
-        "pg".to_string(),
-        "backup".into(),
-        "--pg-dump".into(),
-        failing,
-    ];
-    a.extend(conn(&pg, &erp.name));
-    c.run(&a).assert_error(1, &["pg_dump", "simulated"]);
-    assert!(c.snapshots().is_empty());
-
-    let old = script(
-        &c,
-        "pg_dump_old",
-        "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 9.6.24'; exit 0; fi\nexec pg_dump \"$@\"",
-    );
-    let mut a = vec!["pg".to_string(), "backup".into(), "--pg-dump".into(), old];
-    a.extend(conn(&pg, &erp.name));
-    c.run(&a)
-        .assert_error(1, &["9.6.24", "older than the server"]);
-    assert!(c.snapshots().is_empty());
 }
