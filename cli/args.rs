@@ -106,6 +106,8 @@ pub enum Command {
     Dump(crate::args_history::DumpArgs),
     /// What the repository, each snapshot, tenant and path costs; growth and projected cost
     Du(crate::args_du::DuArgs),
+    /// PostgreSQL-aware backup, restore and restore drills
+    Pg(crate::args_pg::PgArgs),
 }
 
 #[derive(Args, Debug)]

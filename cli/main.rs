@@ -8,6 +8,7 @@ mod args;
 mod args_du;
 mod args_forget;
 mod args_history;
+mod args_pg;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
@@ -16,6 +17,8 @@ mod cmd_forget;
 mod cmd_history;
 mod cmd_init;
 mod cmd_key;
+mod cmd_pg;
+mod cmd_pg_restore;
 mod cmd_restore;
 mod cmd_snapshots;
 mod du_html;
@@ -54,5 +57,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Diff(a) => cmd_history::diff(&cli.global, a),
         C::Dump(a) => cmd_history::dump(&cli.global, a),
         C::Du(a) => cmd_du::run(&cli.global, a),
+        C::Pg(a) => cmd_pg::run(&cli.global, a),
     }
 }

@@ -28,6 +28,10 @@ mod postgres;
 #[path = "cli/pg_round_trip.rs"]
 mod pg_round_trip;
 
+// coffer pg backup/restore/drill: metadata, bad pg_dump, skip-if-unchanged, restores, drills.
+#[path = "cli/pg_commands.rs"]
+mod pg_commands;
+
 // Wrong repository, password, version, sources and special files: exit codes, messages, no damage.
 #[path = "cli/bad_input.rs"]
 mod bad_input;

@@ -252,6 +252,16 @@ impl Database<'_> {
     }
 }
 
+impl<'a> Database<'a> {
+    /// A database something else created, dropped when the guard goes.
+    pub fn adopt(server: &'a Server, name: &str) -> Self {
+        Database {
+            server,
+            name: name.to_string(),
+        }
+    }
+}
+
 impl Drop for Database<'_> {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", self.name);

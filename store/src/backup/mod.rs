@@ -15,6 +15,7 @@ pub use command::ProducerCommand;
 
 use crate::error::{Error, Result};
 use crate::format::snapshot::{Snapshot, Summary};
+use crate::format::tree::{Node, NodeKind};
 use crate::id::{BlobId, SnapshotId};
 use crate::packer::{PackWriter, WriteStats};
 use crate::progress::Progress;
@@ -38,6 +39,10 @@ pub enum Source {
     },
     /// A command whose standard output is stored as `name`; it must exit 0.
     Command { name: String, argv: Vec<OsString> },
+    /// A file node of an earlier snapshot, stored again as `name` without
+    /// reading anything: its chunks are already in the repository. This is how
+    /// `pg backup --skip-if-unchanged` carries the last dump over.
+    Carried { name: String, node: Node },
 }
 
 /// Which snapshot's metadata tells unchanged files apart.
@@ -61,6 +66,8 @@ pub struct BackupOptions {
     pub excludes: Vec<String>,
     pub parent: ParentChoice,
     pub upload_concurrency: usize,
+    /// Extension pairs for `Snapshot.meta` (FORMAT.md 15.3); sorted on write.
+    pub meta: Vec<(String, String)>,
 }
 
 impl BackupOptions {
@@ -72,6 +79,7 @@ impl BackupOptions {
             excludes: Vec::new(),
             parent: ParentChoice::Auto,
             upload_concurrency: 2,
+            meta: Vec::new(),
         }
     }
 }
@@ -98,6 +106,10 @@ pub(crate) enum RootEntry {
     Stdin {
         components: Vec<Vec<u8>>,
         source: StdinSource,
+    },
+    Carried {
+        components: Vec<Vec<u8>>,
+        node: Node,
     },
 }
 
@@ -220,7 +232,7 @@ pub fn backup(
         partial: !warnings.is_empty(),
         program: format!("coffer {}", env!("CARGO_PKG_VERSION")),
         summary,
-        meta: Vec::new(),
+        meta: sorted_meta(&opts.meta)?,
     };
     let snapshot_id = repo.save_snapshot(&snapshot)?;
     Ok(BackupReport {
@@ -229,6 +241,19 @@ pub fn backup(
         warnings,
         write,
     })
+}
+
+/// The extension pairs sorted by key; a key given twice is a caller's mistake.
+fn sorted_meta(meta: &[(String, String)]) -> Result<Vec<(String, String)>> {
+    let mut m = meta.to_vec();
+    m.sort();
+    if let Some(w) = m.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::InvalidInput(format!(
+            "snapshot meta key {:?} given twice",
+            w[0].0
+        )));
+    }
+    Ok(m)
 }
 
 /// Names each source at the snapshot root and checks they exist and do not collide.
@@ -280,6 +305,17 @@ fn plan_roots(sources: Vec<Source>) -> Result<(Vec<RootEntry>, Vec<String>)> {
                     components,
                     source: StdinSource::Reader(reader),
                 });
+            }
+            Source::Carried { name, node } => {
+                if !matches!(node.kind, NodeKind::File { .. }) {
+                    return Err(Error::InvalidInput(format!(
+                        "{name}: only a file can be carried over from an earlier snapshot"
+                    )));
+                }
+                let components = stdin_components(&name, &mut stdin_seen)?;
+                claim(&components[0], &name)?;
+                paths.push(name);
+                roots.push(RootEntry::Carried { components, node });
             }
             Source::Command { name, argv } => {
                 let components = stdin_components(&name, &mut stdin_seen)?;

@@ -217,6 +217,7 @@ impl<'a> Walker<'a> {
                 RootEntry::Stdin { components, source } => {
                     self.stdin(components, source, parent_root)?;
                 }
+                RootEntry::Carried { components, node } => self.carried(components, node)?,
             }
         }
         self.flush()
@@ -438,6 +439,32 @@ impl<'a> Walker<'a> {
             }
         }
         Ok(Ok(total))
+    }
+
+    /// An earlier snapshot's file node, under virtual folders like a stream's.
+    fn carried(&mut self, components: &[Vec<u8>], node: &Node) -> Result<(), Hangup> {
+        let (file_name, dirs) = components.split_last().unwrap_or((&components[0], &[]));
+        for d in dirs {
+            self.emit(Item::DirStart {
+                name: d.clone(),
+                meta: Meta {
+                    mode: 0o755,
+                    ..self.now_meta
+                },
+                parent: None,
+            })?;
+        }
+        let mut node = node.clone();
+        node.name = file_name.clone();
+        self.emit(Item::Node {
+            node,
+            unchanged: true,
+            identical: false,
+        })?;
+        for _ in dirs {
+            self.emit(Item::DirEnd)?;
+        }
+        Ok(())
     }
 
     fn stdin(

@@ -1,0 +1,302 @@
+//! `coffer pg backup`: pg_dump run by coffer, streamed into a snapshot with
+//! what it takes to trust it later (versions, label, row counts, fingerprint).
+
+use crate::args::Global;
+use crate::args_pg::{PgArgs, PgBackupArgs, PgCommand, PgConnArgs};
+use crate::progress::Bar;
+use crate::{open, output};
+use anyhow::{Context, Result, anyhow};
+use coffer_pg::{Conn, DumpFormat, FingerprintOptions, Session};
+use coffer_store::backup::{self, BackupOptions, BackupReport, Source};
+use coffer_store::format::snapshot::SnapshotEntry;
+use coffer_store::repo::Repository;
+use coffer_store::tree;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// `Snapshot.meta` keys written by `pg backup` (FORMAT.md 15.3).
+pub mod key {
+    pub const DATABASE: &str = "pg.database";
+    pub const SERVER_VERSION: &str = "pg.server_version";
+    pub const PG_DUMP_VERSION: &str = "pg.pg_dump_version";
+    pub const FORMAT: &str = "pg.format";
+    pub const DUMP_PATH: &str = "pg.dump_path";
+    pub const LABEL: &str = "pg.label";
+    pub const FINGERPRINT: &str = "pg.fingerprint";
+    pub const DUMP_FROM: &str = "pg.dump_from";
+    pub const ENCODING: &str = "pg.encoding";
+    pub const ROWS: &str = "pg.rows.";
+}
+
+pub fn run(g: &Global, a: PgArgs) -> Result<ExitCode> {
+    match a.command {
+        PgCommand::Backup(b) => backup_cmd(g, b),
+        PgCommand::Restore(r) => crate::cmd_pg_restore::restore(g, r),
+        PgCommand::Drill(d) => crate::cmd_pg_restore::drill(g, d),
+    }
+}
+
+pub fn conn(c: &PgConnArgs) -> Result<Conn> {
+    let dbname = c
+        .dbname
+        .clone()
+        .ok_or_else(|| anyhow!("no database given: use --dbname NAME or set PGDATABASE"))?;
+    Ok(Conn {
+        dbname,
+        host: c.host.clone(),
+        port: c.port.clone(),
+        username: c.username.clone(),
+        maintenance_db: c.maintenance_db.clone(),
+        psql: c.psql.clone(),
+        pg_dump: c.pg_dump.clone(),
+        pg_restore: c.pg_restore.clone(),
+    })
+}
+
+/// For restore and drill: the connection, with `postgres` standing in when no
+/// --dbname is given (a side-by-side restore needs no source database).
+pub fn conn_or_maintenance(c: &PgConnArgs) -> Result<Conn> {
+    let mut c = c.clone();
+    if c.dbname.is_none() {
+        c.dbname = Some(c.maintenance_db.clone());
+    }
+    conn(&c)
+}
+
+pub fn meta<'a>(s: &'a SnapshotEntry, k: &str) -> Option<&'a str> {
+    s.snapshot
+        .meta
+        .iter()
+        .find(|(mk, _)| mk == k)
+        .map(|(_, v)| v.as_str())
+}
+
+/// What one `pg backup` run needs besides the connection.
+pub struct Plan {
+    pub format: DumpFormat,
+    pub label_query: Option<String>,
+    pub skip_if_unchanged: bool,
+    pub fingerprint: FingerprintOptions,
+    pub documents: Vec<std::path::PathBuf>,
+    pub excludes: Vec<String>,
+    pub dump_name: Option<String>,
+    pub tags: Vec<String>,
+    pub host: Option<String>,
+}
+
+/// A finished `pg backup`: the snapshot, and the snapshot whose dump it carried over.
+pub struct Outcome {
+    pub report: BackupReport,
+    pub carried_from: Option<String>,
+    pub database: String,
+}
+
+/// Checks versions, reads counts and fingerprint in the dump's own snapshot,
+/// then dumps (or carries the last dump over) into one snapshot.
+pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) -> Result<Outcome> {
+    let (server_version, dump_version) = conn.check_versions()?;
+    let database = conn.database_name()?;
+    let settings = conn.database_settings(&database)?;
+    let mut session = Session::open(conn)?;
+    let counts = session.row_counts()?;
+    let fp = session.fingerprint(&plan.fingerprint)?;
+    let label = match &plan.label_query {
+        Some(q) => Some(session.scalar(q).context("the --label-query failed")?),
+        None => None,
+    };
+    let ext = match plan.format {
+        DumpFormat::Custom => "dump",
+        DumpFormat::Plain => "sql",
+    };
+    let dump_name = plan
+        .dump_name
+        .clone()
+        .unwrap_or_else(|| format!("db/{}.{ext}", sanitize(&database)));
+    let host = plan
+        .host
+        .clone()
+        .unwrap_or_else(coffer_store::repo::hostname);
+    let mut tags = plan.tags.clone();
+    tags.sort();
+    tags.dedup();
+
+    let mut carried_from = None;
+    let mut sources: Vec<Source> = plan.documents.iter().cloned().map(Source::Path).collect();
+    if plan.skip_if_unchanged {
+        let all = repo.snapshots()?;
+        let last = all.iter().rev().find(|s| {
+            s.snapshot.host == host
+                && s.snapshot.tags == tags
+                && meta(s, key::DATABASE) == Some(database.as_str())
+        });
+        if let Some(last) = last.filter(|l| meta(l, key::FINGERPRINT) == Some(fp.hex.as_str())) {
+            let path = meta(last, key::DUMP_PATH).unwrap_or_default();
+            let node = tree::resolve_path(repo, &last.snapshot.root, path)?
+                .ok_or_else(|| anyhow!("snapshot {} has no dump at {path}", last.id.short()))?;
+            sources.push(Source::Carried {
+                name: path.to_string(),
+                node,
+            });
+            carried_from = Some(last.id.to_hex());
+        }
+    }
+    if carried_from.is_none() {
+        sources.push(Source::Command {
+            name: dump_name.clone(),
+            argv: conn.dump_argv(plan.format, Some(&session.snapshot)),
+        });
+    }
+    let dump_path = match (&carried_from, sources.last()) {
+        (Some(_), Some(Source::Carried { name, .. })) => name.clone(),
+        _ => dump_name,
+    };
+    let mut m: Vec<(String, String)> = vec![
+        (key::DATABASE.into(), database.clone()),
+        (key::SERVER_VERSION.into(), server_version),
+        (key::PG_DUMP_VERSION.into(), dump_version),
+        (key::FORMAT.into(), plan.format.name().into()),
+        (key::DUMP_PATH.into(), dump_path),
+        (key::FINGERPRINT.into(), fp.hex),
+    ];
+    if let Some(e) = settings.encoding {
+        m.push((key::ENCODING.into(), e));
+    }
+    if let Some(l) = label {
+        m.push((key::LABEL.into(), l));
+    }
+    if let Some(c) = &carried_from {
+        m.push((key::DUMP_FROM.into(), c.clone()));
+    }
+    for c in counts {
+        m.push((format!("{}{}", key::ROWS, c.table), c.rows.to_string()));
+    }
+    let mut opts = BackupOptions::new(SystemTime::now());
+    opts.host = host;
+    opts.tags = tags;
+    opts.excludes = plan.excludes.clone();
+    opts.meta = m;
+    let result = backup::backup(repo, sources, &opts, progress);
+    // pg_dump has finished with the exported snapshot by now.
+    let _ = session.close();
+    Ok(Outcome {
+        report: result?,
+        carried_from,
+        database,
+    })
+}
+
+/// A database name as a file name.
+fn sanitize(db: &str) -> String {
+    db.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn backup_cmd(g: &Global, a: PgBackupArgs) -> Result<ExitCode> {
+    let conn = conn(&a.conn)?;
+    let plan = Plan {
+        format: DumpFormat::parse(&a.format).unwrap_or(DumpFormat::Custom),
+        label_query: a.label_query,
+        skip_if_unchanged: a.skip_if_unchanged,
+        fingerprint: FingerprintOptions {
+            timestamp_columns: a.timestamp_columns,
+            volatile_tables: a.volatile_tables,
+            custom_query: a.fingerprint_query,
+        },
+        documents: a.documents,
+        excludes: a.excludes,
+        dump_name: a.dump_name,
+        tags: a.tags,
+        host: a.snapshot_host,
+    };
+    let repo = open::repository(g)?;
+    let bar = Bar::new(g);
+    let out = pg_backup(&repo, &conn, &plan, &bar);
+    bar.finish();
+    let out = out?;
+    print_summary(g, &out)?;
+    Ok(ExitCode::from(if out.report.snapshot.partial {
+        crate::exit::PARTIAL
+    } else {
+        crate::exit::OK
+    }))
+}
+
+fn print_summary(g: &Global, out: &Outcome) -> Result<()> {
+    let r = &out.report;
+    let s = &r.snapshot.summary;
+    let m = |k: &str| {
+        r.snapshot
+            .meta
+            .iter()
+            .find(|(mk, _)| mk == k)
+            .map(|(_, v)| v.clone())
+    };
+    if g.json {
+        let rows: serde_json::Map<String, serde_json::Value> = r
+            .snapshot
+            .meta
+            .iter()
+            .filter_map(|(k, v)| {
+                let t = k.strip_prefix(key::ROWS)?;
+                Some((t.to_string(), v.parse::<u64>().ok()?.into()))
+            })
+            .collect();
+        return output::json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": r.snapshot_id.to_hex(),
+            "database": out.database,
+            "dump_skipped": out.carried_from.is_some(),
+            "dump_carried_from": out.carried_from,
+            "server_version": m(key::SERVER_VERSION),
+            "pg_dump_version": m(key::PG_DUMP_VERSION),
+            "label": m(key::LABEL),
+            "fingerprint": m(key::FINGERPRINT),
+            "rows": rows,
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unmodified": s.files_unmodified,
+            "bytes_read": s.bytes_read,
+            "bytes_added": s.bytes_added,
+            "duration_seconds": s.duration_ms as f64 / 1000.0,
+        }));
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    println!(
+        "snapshot {} saved (database {})",
+        r.snapshot_id.short(),
+        out.database
+    );
+    match &out.carried_from {
+        Some(from) => println!(
+            "  dump skipped: the database is unchanged since snapshot {} (same fingerprint); its dump is carried over",
+            &from[..8.min(from.len())]
+        ),
+        None => println!(
+            "  dumped with pg_dump {} from server {}",
+            m(key::PG_DUMP_VERSION).unwrap_or_default(),
+            m(key::SERVER_VERSION).unwrap_or_default()
+        ),
+    }
+    if let Some(l) = m(key::LABEL) {
+        println!("  label: {l}");
+    }
+    println!(
+        "  files: {} new, {} changed, {} unmodified; read {}, added {} in {:.1} s",
+        s.files_new,
+        s.files_changed,
+        s.files_unmodified,
+        output::bytes(s.bytes_read),
+        output::bytes(s.bytes_added),
+        s.duration_ms as f64 / 1000.0
+    );
+    Ok(())
+}
