@@ -5,14 +5,20 @@
 //! repository format lives in the `coffer-store` crate.
 
 mod args;
+mod args_ops;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
+mod cmd_config;
+mod cmd_copy;
 mod cmd_init;
 mod cmd_key;
+mod cmd_metrics;
 mod cmd_restore;
 mod cmd_snapshots;
+mod config;
 mod exit;
+mod metrics;
 mod open;
 mod output;
 mod password;
@@ -23,7 +29,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let mut cli = args::Cli::parse();
+    if let Err(e) = config::apply(&mut cli.global) {
+        return exit::report(&e);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => exit::report(&e),
@@ -41,5 +50,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
+        C::Copy(a) => cmd_copy::run(&cli.global, a),
+        C::Metrics(a) => cmd_metrics::run(&cli.global, a),
+        C::Config(a) => cmd_config::run(&cli.global, a),
     }
 }
