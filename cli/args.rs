@@ -88,10 +88,6 @@ pub struct Global {
     #[arg(long, env = "COFFER_METRICS_FILE", global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
-    /// With --json: also print progress as JSON lines on stderr, once a second
-    #[arg(long, global = true)]
-    pub json_progress: bool,
-
     /// The environment variable holding the password (a profile's password-env).
     #[arg(skip)]
     pub password_env: Option<String>,

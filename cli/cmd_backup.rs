@@ -1,8 +1,8 @@
 //! `coffer backup`.
 
 use crate::args::{BackupArgs, Global};
-use crate::progress::Bar;
 use crate::metrics::{self, RunMetrics};
+use crate::progress::Bar;
 use crate::{exit, open, output, when};
 use anyhow::{Context, Result, bail};
 use coffer_store::backup::{self, BackupOptions, ParentChoice, Source};

@@ -1,10 +1,10 @@
 //! `coffer check`.
 
 use crate::args::{CheckArgs, Global};
+use crate::metrics::{self, RunMetrics};
 use crate::progress::Bar;
 use crate::{exit, open, output};
 use anyhow::Result;
-use crate::metrics::{self, RunMetrics};
 use coffer_store::check::{self, Severity};
 use coffer_store::data_subset::DataSubset;
 use std::process::ExitCode;
@@ -23,12 +23,23 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            metrics::after_run(g, &labels, &RunMetrics { errors: 1, ..RunMetrics::default() });
+            metrics::after_run(
+                g,
+                &labels,
+                &RunMetrics {
+                    errors: 1,
+                    ..RunMetrics::default()
+                },
+            );
             return Err(e.into());
         }
     };
     let failed = report.has_errors();
-    let errors = report.findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     metrics::after_run(
         g,
         &labels,

@@ -21,7 +21,10 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<ExitCode> {
         let mut out = Vec::new();
         for spec in &a.snapshots {
             let e = select::find(&matching, spec)?.clone();
-            if !out.iter().any(|o: &coffer_store::format::snapshot::SnapshotEntry| o.id == e.id) {
+            if !out
+                .iter()
+                .any(|o: &coffer_store::format::snapshot::SnapshotEntry| o.id == e.id)
+            {
                 out.push(e);
             }
         }
@@ -37,7 +40,8 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<ExitCode> {
     let bar = Bar::new(g);
     let result = copy_snapshots(&src, &dst, &chosen, &bar);
     bar.finish();
-    let report = result.context("copy stopped; snapshots already copied stay, running again resumes")?;
+    let report =
+        result.context("copy stopped; snapshots already copied stay, running again resumes")?;
     if g.json {
         output::json(&serde_json::json!({
             "message_type": "summary",
@@ -56,9 +60,17 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<ExitCode> {
     } else if !g.quiet {
         for s in &report.snapshots {
             if s.skipped {
-                println!("snapshot {} already there as {}", s.source.short(), s.destination.short());
+                println!(
+                    "snapshot {} already there as {}",
+                    s.source.short(),
+                    s.destination.short()
+                );
             } else {
-                println!("snapshot {} copied as {}", s.source.short(), s.destination.short());
+                println!(
+                    "snapshot {} copied as {}",
+                    s.source.short(),
+                    s.destination.short()
+                );
             }
         }
         println!(

@@ -34,7 +34,11 @@ pub fn run(g: &Global, a: MetricsArgs) -> Result<ExitCode> {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     #[allow(clippy::cast_precision_loss)]
     let secs = |ns: i64| ns as f64 / 1e9;
-    let format = if g.json { MetricsFormat::Json } else { a.format };
+    let format = if g.json {
+        MetricsFormat::Json
+    } else {
+        a.format
+    };
     match format {
         MetricsFormat::Json => {
             let rows: Vec<_> = groups
@@ -61,7 +65,10 @@ pub fn run(g: &Global, a: MetricsArgs) -> Result<ExitCode> {
             );
             for ((host, tags), (t, _, _)) in &groups {
                 let l = group_labels(host, tags);
-                out.push_str(&format!("coffer_snapshot_newest_timestamp_seconds{{{l}}} {}\n", secs(*t)));
+                out.push_str(&format!(
+                    "coffer_snapshot_newest_timestamp_seconds{{{l}}} {}\n",
+                    secs(*t)
+                ));
             }
             out.push_str(
                 "# HELP coffer_snapshot_age_seconds Age of the newest snapshot of the group.\n\
@@ -97,7 +104,10 @@ pub fn run(g: &Global, a: MetricsArgs) -> Result<ExitCode> {
                     ]
                 })
                 .collect();
-            output::table(&["host", "tags", "snapshots", "newest", "time", "age"], &rows)?;
+            output::table(
+                &["host", "tags", "snapshots", "newest", "time", "age"],
+                &rows,
+            )?;
         }
     }
     Ok(ExitCode::from(exit::OK))

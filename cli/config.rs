@@ -113,8 +113,8 @@ fn load(path: &Path) -> Result<BTreeMap<String, Profile>> {
             }
         }
     }
-    let file: ConfigFile = toml::from_str(&text)
-        .with_context(|| format!("config file {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
     Ok(file.profile)
 }
 
@@ -147,7 +147,11 @@ pub fn apply(g: &mut Global) -> Result<()> {
         anyhow!(
             "config file {} has no profile {name:?} (it has: {})",
             path.display(),
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         )
     })?;
     fill(g, &profile);

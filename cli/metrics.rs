@@ -15,16 +15,46 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The metrics coffer writes, with their help text. All are gauges.
 const METRICS: [(&str, &str); 10] = [
-    ("coffer_last_run_timestamp_seconds", "When the operation last ended, successful or not."),
-    ("coffer_last_run_success", "1 if the last run succeeded (a partial backup counts as 0), else 0."),
-    ("coffer_last_success_timestamp_seconds", "When the operation last ended successfully."),
-    ("coffer_duration_seconds", "Duration of the last successful run."),
-    ("coffer_bytes_read", "Source bytes read by the last successful run (check: pack bytes downloaded)."),
-    ("coffer_bytes_added", "Bytes added to the repository by the last successful run."),
-    ("coffer_files", "Files in the last successful backup (new, changed and unmodified)."),
-    ("coffer_dedup_ratio", "Bytes in the snapshot per byte added to the repository (higher is better)."),
-    ("coffer_errors", "Problems found by the last run: unreadable files, check errors."),
-    ("coffer_snapshot_age_seconds", "Age of the newest snapshot of the group (coffer metrics)."),
+    (
+        "coffer_last_run_timestamp_seconds",
+        "When the operation last ended, successful or not.",
+    ),
+    (
+        "coffer_last_run_success",
+        "1 if the last run succeeded (a partial backup counts as 0), else 0.",
+    ),
+    (
+        "coffer_last_success_timestamp_seconds",
+        "When the operation last ended successfully.",
+    ),
+    (
+        "coffer_duration_seconds",
+        "Duration of the last successful run.",
+    ),
+    (
+        "coffer_bytes_read",
+        "Source bytes read by the last successful run (check: pack bytes downloaded).",
+    ),
+    (
+        "coffer_bytes_added",
+        "Bytes added to the repository by the last successful run.",
+    ),
+    (
+        "coffer_files",
+        "Files in the last successful backup (new, changed and unmodified).",
+    ),
+    (
+        "coffer_dedup_ratio",
+        "Bytes in the snapshot per byte added to the repository (higher is better).",
+    ),
+    (
+        "coffer_errors",
+        "Problems found by the last run: unreadable files, check errors.",
+    ),
+    (
+        "coffer_snapshot_age_seconds",
+        "Age of the newest snapshot of the group (coffer metrics).",
+    ),
 ];
 
 /// What one run measured. `None` fields are not written.
@@ -53,7 +83,9 @@ pub fn labels(operation: &str, host: &str, tags: &[String]) -> String {
 
 /// Prometheus label value escaping: backslash, quote, newline.
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Writes one run's samples into `path`, keeping other groups' samples.

@@ -67,3 +67,7 @@ mod killed;
 // Buckets: four writers at once, a new machine with only the bucket, bucket and endpoint errors.
 #[path = "cli/remote.rs"]
 mod remote;
+
+// Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
+#[path = "cli/operations.rs"]
+mod operations;

@@ -131,8 +131,8 @@ pub fn copy_snapshots(
             .cloned()
             .collect();
         meta.push((META_SOURCE.into(), original.clone()));
-        let source_repo = meta_value(s, META_SOURCE_REPO)
-            .map_or_else(|| src.repo_id_hex(), str::to_string);
+        let source_repo =
+            meta_value(s, META_SOURCE_REPO).map_or_else(|| src.repo_id_hex(), str::to_string);
         meta.push((META_SOURCE_REPO.into(), source_repo));
         meta.sort();
         // The parent, when it was copied too, is named by its copy's id.
@@ -219,8 +219,7 @@ impl TreeCopier<'_, '_> {
             builder: ContentBuilder::new(),
             error: None,
         };
-        let written =
-            crate::restore::write_content(self.src, content, &mut sink, self.progress);
+        let written = crate::restore::write_content(self.src, content, &mut sink, self.progress);
         if let Some(e) = sink.error.take() {
             return Err(e);
         }
@@ -287,7 +286,8 @@ impl Write for Rechunk<'_, '_> {
             return Err(std::io::Error::other("copy stopped"));
         }
         // The reader hands over whole blobs: store them without a copy.
-        let exact = self.buf.is_empty() && self.lengths.front().map(|&l| l as usize) == Some(data.len());
+        let exact =
+            self.buf.is_empty() && self.lengths.front().map(|&l| l as usize) == Some(data.len());
         let result = if exact {
             self.lengths.pop_front();
             self.store(data)

@@ -35,8 +35,14 @@ impl DataSubset {
             return Ok(Self::Percent(p));
         }
         let (n, t) = s.split_once('/').ok_or_else(|| bad("no `/` or `%`"))?;
-        let n: u64 = n.trim().parse().map_err(|_| bad("n is not a whole number"))?;
-        let t: u64 = t.trim().parse().map_err(|_| bad("t is not a whole number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("n is not a whole number"))?;
+        let t: u64 = t
+            .trim()
+            .parse()
+            .map_err(|_| bad("t is not a whole number"))?;
         if t == 0 || n == 0 || n > t {
             return Err(bad("n must be between 1 and t"));
         }
@@ -49,9 +55,16 @@ impl DataSubset {
         ids.sort();
         match *self {
             Self::All => ids,
-            Self::Bucket { n, of } => ids.into_iter().filter(|id| bucket(id, of) == n - 1).collect(),
+            Self::Bucket { n, of } => ids
+                .into_iter()
+                .filter(|id| bucket(id, of) == n - 1)
+                .collect(),
             Self::Percent(p) => {
-                #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                #[allow(
+                    clippy::cast_precision_loss,
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss
+                )]
                 let want = ((ids.len() as f64) * p / 100.0).ceil() as usize;
                 // Keyed by fresh randomness: a different sample every run.
                 let salt: [u8; 32] = crate::crypto::random_array();
@@ -69,4 +82,36 @@ pub fn bucket(id: &PackId, of: u64) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&id.0[..8]);
     u64::from_be_bytes(first) % of
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_buckets_partition_the_packs() {
+        let ids: Vec<PackId> = (0u32..500)
+            .map(|i| PackId(*blake3::hash(&i.to_le_bytes()).as_bytes()))
+            .collect();
+        let mut seen = std::collections::HashMap::new();
+        for n in 1..=7 {
+            for id in (DataSubset::Bucket { n, of: 7 }).select(&ids) {
+                *seen.entry(id).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(seen.len(), ids.len());
+        assert!(seen.values().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        assert_eq!(
+            DataSubset::parse("1/7").ok(),
+            Some(DataSubset::Bucket { n: 1, of: 7 })
+        );
+        assert_eq!(DataSubset::parse("5%").ok(), Some(DataSubset::Percent(5.0)));
+        for bad in ["0/7", "8/7", "1/0", "0%", "101%", "x"] {
+            assert!(DataSubset::parse(bad).is_err(), "{bad}");
+        }
+    }
 }
