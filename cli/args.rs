@@ -10,7 +10,8 @@ use std::path::PathBuf;
     version,
     about = "Deduplicating, encrypted backups of ERP databases and their documents",
     after_help = "Exit codes: 0 success, 1 error, 3 backup saved but some files could not be read, \
-10 no repository at that location (or no such bucket), 12 wrong password, 130 interrupted."
+10 no repository at that location (or no such bucket), 11 the repository is locked, \
+12 wrong password, 130 interrupted. The table is in README.md, \"Exit codes\"."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -41,15 +42,15 @@ pub struct Global {
     #[arg(long, global = true)]
     pub s3_path_style: bool,
 
-    /// Times a failed storage request is retried (with backoff and jitter) before giving up
-    #[arg(long, env = "COFFER_RETRIES", global = true, default_value_t = 5,
+    /// Times a failed storage request is retried (with backoff and jitter) before giving up [default: 5]
+    #[arg(long, env = "COFFER_RETRIES", global = true,
           value_parser = clap::value_parser!(u32).range(0..=100))]
-    pub retries: u32,
+    pub retries: Option<u32>,
 
-    /// Seconds one storage request may take before it counts as failed
-    #[arg(long, env = "COFFER_REQUEST_TIMEOUT", global = true, default_value_t = 180,
+    /// Seconds one storage request may take before it counts as failed [default: 180]
+    #[arg(long, env = "COFFER_REQUEST_TIMEOUT", global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400), value_name = "SECONDS")]
-    pub request_timeout: u64,
+    pub request_timeout: Option<u64>,
 
     /// Read the password from this file (first line). Or set COFFER_PASSWORD.
     #[arg(long, env = "COFFER_PASSWORD_FILE", global = true)]
@@ -74,6 +75,36 @@ pub struct Global {
     /// No progress and no informational messages
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Use this profile of the config file (see --config)
+    #[arg(long, env = "COFFER_PROFILE", global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Config file with the profiles [default: the user config folder's coffer/config.toml]
+    #[arg(long, env = "COFFER_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// After backup and check, write Prometheus metrics to this file (node_exporter textfile)
+    #[arg(long, env = "COFFER_METRICS_FILE", global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// The environment variable holding the password (a profile's password-env).
+    #[arg(skip)]
+    pub password_env: Option<String>,
+
+    /// The config file's profile, once selected.
+    #[arg(skip)]
+    pub selected: Option<crate::config::Selected>,
+}
+
+impl Global {
+    pub fn retries(&self) -> u32 {
+        self.retries.unwrap_or(5)
+    }
+
+    pub fn request_timeout(&self) -> u64 {
+        self.request_timeout.unwrap_or(180)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +139,12 @@ pub enum Command {
     Du(crate::args_du::DuArgs),
     /// PostgreSQL-aware backup, restore and restore drills
     Pg(crate::args_pg::PgArgs),
+    /// Copy snapshots into another repository (an off-site copy); only missing data is sent
+    Copy(crate::args_ops::CopyArgs),
+    /// Age of the newest snapshot of each group (host and tags), for alerting
+    Metrics(crate::args_ops::MetricsArgs),
+    /// Show the configuration file's profile as resolved (no secrets)
+    Config(crate::args_ops::ConfigArgs),
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +158,8 @@ pub struct InitArgs {
     /// Average chunk size in KiB (min = avg/4, max = avg*4). Fixed for the repository's life.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub chunk_avg_kib: u32,
+    #[command(flatten)]
+    pub from: crate::args_ops::FromRepo,
 }
 
 /// Which snapshots a command considers.
@@ -247,6 +286,10 @@ pub struct CheckArgs {
     /// Also download every pack and verify every blob
     #[arg(long)]
     pub read_data: bool,
+    /// Read only some packs: n/t (bucket n of t by pack id, so 1/7 .. 7/7 on seven
+    /// nights read every pack once) or a percentage such as 5% (a random sample)
+    #[arg(long, value_name = "n/t|P%", conflicts_with = "read_data")]
+    pub read_data_subset: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! `coffer backup`.
 
 use crate::args::{BackupArgs, Global};
+use crate::metrics::{self, RunMetrics};
 use crate::progress::Bar;
 use crate::{exit, open, output, when};
 use anyhow::{Context, Result, bail};
@@ -33,7 +34,12 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
         });
     }
     let mut excludes = a.excludes.clone();
-    for f in &a.exclude_files {
+    let mut exclude_files = a.exclude_files.clone();
+    if let Some(p) = &g.selected {
+        excludes.extend(p.profile.excludes.iter().cloned());
+        exclude_files.extend(p.profile.exclude_files.iter().cloned());
+    }
+    for f in &exclude_files {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("cannot read exclude file {}", f.display()))?;
         excludes.extend(
@@ -65,6 +71,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
     let bar = Bar::new(g);
     let result = backup::backup(&repo, sources, &opts, &bar);
     bar.finish();
+    record_metrics(g, &opts, &result);
     let report = result.map_err(|e| match e {
         // Packs already uploaded stay for the next run to reuse; say that
         // nothing half-done is visible.
@@ -124,4 +131,32 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
     } else {
         exit::OK
     }))
+}
+
+fn record_metrics(
+    g: &Global,
+    opts: &BackupOptions,
+    result: &coffer_store::Result<backup::BackupReport>,
+) {
+    let labels = metrics::labels("backup", &opts.host, &opts.tags);
+    let m = match result {
+        Ok(r) => {
+            let sum = &r.snapshot.summary;
+            RunMetrics {
+                success: !r.snapshot.partial,
+                duration_seconds: sum.duration_ms as f64 / 1000.0,
+                bytes_read: Some(sum.bytes_read),
+                bytes_added: Some(sum.bytes_added),
+                files: Some(sum.files_new + sum.files_changed + sum.files_unmodified),
+                #[allow(clippy::cast_precision_loss)]
+                dedup_ratio: Some(sum.bytes_total as f64 / sum.bytes_added.max(1) as f64),
+                errors: r.warnings.len() as u64,
+            }
+        }
+        Err(_) => RunMetrics {
+            errors: 1,
+            ..RunMetrics::default()
+        },
+    };
+    metrics::after_run(g, &labels, &m);
 }

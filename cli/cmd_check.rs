@@ -1,25 +1,56 @@
 //! `coffer check`.
 
 use crate::args::{CheckArgs, Global};
+use crate::metrics::{self, RunMetrics};
 use crate::progress::Bar;
 use crate::{exit, open, output};
 use anyhow::Result;
-use coffer_store::check::{self, CheckOptions, Severity};
+use coffer_store::check::{self, Severity};
+use coffer_store::data_subset::DataSubset;
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
+    let subset = match &a.read_data_subset {
+        Some(s) => Some(DataSubset::parse(s)?),
+        None => a.read_data.then_some(DataSubset::All),
+    };
     let repo = open::repository(g)?;
+    let started = std::time::Instant::now();
     let bar = Bar::new(g);
-    let result = check::check(
-        &repo,
-        &CheckOptions {
-            read_data: a.read_data,
-        },
-        &bar,
-    );
+    let result = check::check_reading(&repo, subset, &bar);
     bar.finish();
-    let report = result?;
+    let labels = metrics::labels("check", "", &[]);
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            metrics::after_run(
+                g,
+                &labels,
+                &RunMetrics {
+                    errors: 1,
+                    ..RunMetrics::default()
+                },
+            );
+            return Err(e.into());
+        }
+    };
     let failed = report.has_errors();
+    let errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    metrics::after_run(
+        g,
+        &labels,
+        &RunMetrics {
+            success: !failed,
+            duration_seconds: started.elapsed().as_secs_f64(),
+            bytes_read: Some(report.bytes_read),
+            errors: errors as u64,
+            ..RunMetrics::default()
+        },
+    );
     if g.json {
         output::json(&report)?;
     } else {
@@ -37,7 +68,7 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
                 report.trees_checked,
                 report.index_files,
                 report.packs,
-                if a.read_data {
+                if subset.is_some() {
                     format!(
                         ", read {} pack(s) and verified {} blob(s)",
                         report.packs_read, report.blobs_verified

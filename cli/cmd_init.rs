@@ -2,7 +2,8 @@
 
 use crate::args::{Global, InitArgs};
 use crate::{exit, open, output, password};
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
+use coffer_store::format::config::ChunkerRecord;
 use coffer_store::repo::{InitOptions, Repository};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -11,7 +12,13 @@ pub fn run(g: &Global, a: InitArgs) -> Result<ExitCode> {
     let loc = open::location(g)?;
     let pw = password::read(g)?;
     let backend = open::backend(g, true)?;
+    let copy_chunker = if a.from.copy_chunker_params {
+        Some(chunker_of_other(g, &a)?)
+    } else {
+        None
+    };
     let opts = InitOptions {
+        copy_chunker,
         avg_chunk_size: a.chunk_avg_kib * 1024,
         pack_target_size: a.pack_size << 20,
         zstd_level: a.compression,
@@ -32,4 +39,22 @@ pub fn run(g: &Global, a: InitArgs) -> Result<ExitCode> {
         println!("Keep the password safe: without it the backups cannot be read, by anyone.");
     }
     Ok(ExitCode::from(exit::OK))
+}
+
+/// The chunker parameters of `--from-repo`, opened with its own password.
+fn chunker_of_other(g: &Global, a: &InitArgs) -> Result<ChunkerRecord> {
+    let from = a
+        .from
+        .from_repo
+        .as_deref()
+        .ok_or_else(|| anyhow!("--copy-chunker-params needs --from-repo LOCATION"))?;
+    let pw = password::read_other(
+        "COFFER_FROM_PASSWORD",
+        a.from.from_password_file.as_deref(),
+        a.from.from_password_command.as_deref(),
+        "--from-password",
+    )?;
+    let other = Repository::open(open::backend_at(g, from, false)?, &pw.0, open::cache(g))
+        .with_context(|| format!("--from-repo {from}"))?;
+    Ok(other.config().chunker)
 }

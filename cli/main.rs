@@ -8,21 +8,27 @@ mod args;
 mod args_du;
 mod args_forget;
 mod args_history;
+mod args_ops;
 mod args_pg;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
+mod cmd_config;
+mod cmd_copy;
 mod cmd_du;
 mod cmd_forget;
 mod cmd_history;
 mod cmd_init;
 mod cmd_key;
+mod cmd_metrics;
 mod cmd_pg;
 mod cmd_pg_restore;
 mod cmd_restore;
 mod cmd_snapshots;
+mod config;
 mod du_html;
 mod exit;
+mod metrics;
 mod open;
 mod output;
 mod password;
@@ -33,7 +39,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let mut cli = args::Cli::parse();
+    if let Err(e) = config::apply(&mut cli.global) {
+        return exit::report(&e);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => exit::report(&e),
@@ -58,5 +67,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Dump(a) => cmd_history::dump(&cli.global, a),
         C::Du(a) => cmd_du::run(&cli.global, a),
         C::Pg(a) => cmd_pg::run(&cli.global, a),
+        C::Copy(a) => cmd_copy::run(&cli.global, a),
+        C::Metrics(a) => cmd_metrics::run(&cli.global, a),
+        C::Config(a) => cmd_config::run(&cli.global, a),
     }
 }

@@ -29,14 +29,14 @@ pub fn cache(g: &Global) -> CacheLocation {
 
 /// How to reach the store: flags first, then the environment `object_store` reads.
 pub fn store_options(g: &Global) -> StoreOptions {
-    let timeout = Duration::from_secs(g.request_timeout);
+    let timeout = Duration::from_secs(g.request_timeout());
     StoreOptions {
         s3_endpoint: g.s3_endpoint.clone(),
         s3_region: g.s3_region.clone(),
         s3_path_style: g.s3_path_style.then_some(true),
         request_timeout: timeout,
         retry: RetryPolicy {
-            max_attempts: g.retries + 1,
+            max_attempts: g.retries() + 1,
             // One attempt covers the request and its whole body: leave the
             // HTTP client's own deadline (and its quick retries) room inside it.
             attempt_timeout: timeout.saturating_mul(2),
@@ -48,7 +48,13 @@ pub fn store_options(g: &Global) -> StoreOptions {
 
 /// The repository's backend; `create` makes a missing folder (init).
 pub fn backend(g: &Global, create: bool) -> Result<Backend> {
-    Ok(Backend::open_with(location(g)?, create, &store_options(g))?)
+    backend_at(g, location(g)?, create)
+}
+
+/// A backend for another repository (`copy --to-repo`, `init --from-repo`),
+/// reached with the same store options.
+pub fn backend_at(g: &Global, location: &str, create: bool) -> Result<Backend> {
+    Ok(Backend::open_with(location, create, &store_options(g))?)
 }
 
 pub fn repository(g: &Global) -> Result<Repository> {

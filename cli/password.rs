@@ -13,7 +13,7 @@ pub fn read(g: &Global) -> Result<Password> {
     from_sources(Sources {
         command: g.password_command.as_deref(),
         file: g.password_file.as_deref(),
-        env: "COFFER_PASSWORD",
+        env: g.password_env.as_deref().unwrap_or("COFFER_PASSWORD"),
         what: "password",
         command_flag: "--password-command",
         flags: "--password-file FILE or --password-command CMD",
@@ -29,6 +29,26 @@ pub fn read_new(a: &NewPassword) -> Result<Password> {
         what: "new password",
         command_flag: "--new-password-command",
         flags: "--new-password-file FILE or --new-password-command CMD",
+    })
+}
+
+/// The password of another repository (`--to-password-*`, `--from-password-*`).
+/// `flag` names the flag family in messages, e.g. `--to-password`.
+pub fn read_other(
+    env: &'static str,
+    file: Option<&std::path::Path>,
+    command: Option<&str>,
+    flag: &'static str,
+) -> Result<Password> {
+    let command_flag = format!("{flag}-command");
+    let flags = format!("{flag}-file FILE or {flag}-command CMD");
+    from_sources(Sources {
+        command,
+        file,
+        env,
+        what: "password",
+        command_flag: &command_flag,
+        flags: &flags,
     })
 }
 

@@ -81,3 +81,6 @@ mod point_in_time;
 // `du`: per snapshot, tenant, path and month; prices; the HTML report in headless chromium.
 #[path = "cli/du.rs"]
 mod du;
+// Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
+#[path = "cli/operations.rs"]
+mod operations;

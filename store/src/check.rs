@@ -10,6 +10,7 @@
 use crate::cache;
 use crate::codec;
 use crate::crypto::Domain;
+use crate::data_subset::DataSubset;
 use crate::error::Result;
 use crate::format::index::IndexedPack;
 use crate::format::layout;
@@ -45,6 +46,8 @@ pub struct CheckReport {
     pub trees_checked: usize,
     pub blobs_verified: u64,
     pub packs_read: usize,
+    /// Bytes of the packs read.
+    pub bytes_read: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -77,6 +80,16 @@ pub struct CheckOptions {
 pub fn check(
     repo: &Repository,
     opts: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<CheckReport> {
+    let subset = opts.read_data.then_some(DataSubset::All);
+    check_reading(repo, subset, progress)
+}
+
+/// The structure check, then a read of the packs `subset` picks (none when `None`).
+pub fn check_reading(
+    repo: &Repository,
+    subset: Option<DataSubset>,
     progress: &dyn Progress,
 ) -> Result<CheckReport> {
     let mut report = CheckReport::default();
@@ -160,12 +173,14 @@ pub fn check(
     }
     report.trees_checked = walked.len();
 
-    if opts.read_data {
-        progress.phase("read data", None);
-        let mut ids: Vec<&PackId> = present.keys().collect();
-        ids.sort();
-        for id in ids {
+    if let Some(subset) = subset {
+        let all: Vec<PackId> = present.keys().copied().collect();
+        let ids = subset.select(&all);
+        let total: u64 = ids.iter().filter_map(|id| present.get(id)).sum();
+        progress.phase("read data", Some(total));
+        for id in &ids {
             read_pack(repo, id, indexed.get(id), &mut report, progress);
+            progress.file_done();
         }
     }
     Ok(report)
@@ -295,6 +310,7 @@ fn read_pack(
     };
     progress.bytes(bytes.len() as u64);
     report.packs_read += 1;
+    report.bytes_read += bytes.len() as u64;
     if content_hash(&bytes) != id.0 {
         report.error(&object, "content does not match its name (damaged)");
     }

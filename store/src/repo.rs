@@ -29,6 +29,9 @@ pub struct InitOptions {
     pub pack_target_size: u32,
     pub zstd_level: i32,
     pub kdf: KdfParams,
+    /// Chunker parameters (seed included) taken from another repository, so
+    /// `copy` between the two keeps deduplicating; `avg_chunk_size` is then unused.
+    pub copy_chunker: Option<ChunkerRecord>,
 }
 
 impl Default for InitOptions {
@@ -38,6 +41,7 @@ impl Default for InitOptions {
             pack_target_size: DEFAULT_PACK_SIZE,
             zstd_level: 3,
             kdf: KdfParams::DEFAULT,
+            copy_chunker: None,
         }
     }
 }
@@ -90,11 +94,19 @@ impl Repository {
         }
         let key = MasterKey::generate();
         let avg = opts.avg_chunk_size;
-        let chunker = ChunkerParams {
-            min_size: avg / 4,
-            avg_size: avg,
-            max_size: avg.saturating_mul(4),
-            seed: key.chunker_seed(),
+        let chunker = match opts.copy_chunker {
+            Some(c) => ChunkerParams {
+                min_size: c.min_size,
+                avg_size: c.avg_size,
+                max_size: c.max_size,
+                seed: c.seed,
+            },
+            None => ChunkerParams {
+                min_size: avg / 4,
+                avg_size: avg,
+                max_size: avg.saturating_mul(4),
+                seed: key.chunker_seed(),
+            },
         };
         chunker
             .validate()

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Variables of the user's shell that would change what coffer does.
-const COFFER_ENV: [&str; 8] = [
+const COFFER_ENV: [&str; 14] = [
     "COFFER_REPO",
     "COFFER_PASSWORD",
     "COFFER_PASSWORD_FILE",
@@ -20,6 +20,12 @@ const COFFER_ENV: [&str; 8] = [
     "COFFER_NEW_PASSWORD",
     "COFFER_NEW_PASSWORD_FILE",
     "COFFER_NEW_PASSWORD_COMMAND",
+    "COFFER_PROFILE",
+    "COFFER_CONFIG",
+    "COFFER_METRICS_FILE",
+    "COFFER_TO_PASSWORD",
+    "COFFER_TO_PASSWORD_FILE",
+    "COFFER_TO_PASSWORD_COMMAND",
 ];
 
 /// Where the repository of a test lives; tests that hold for both run on both
@@ -179,6 +185,8 @@ impl Coffer {
         cmd.env("COFFER_PASSWORD", PASSWORD)
             // Never fall back to the user's cache folder.
             .env("XDG_CACHE_HOME", self.path("xdg-cache"))
+            // Nor to the user's config file.
+            .env("XDG_CONFIG_HOME", self.path("xdg-config"))
             .arg("--repo")
             .arg(repo)
             .arg("--cache-dir")
