@@ -57,3 +57,8 @@ mod remote;
 // Backups through a store that fails requests: retried, or failed cleanly.
 #[path = "store/faults.rs"]
 mod faults;
+
+// Bit flips, truncation and deletion of packs, index files and snapshots:
+// found and named by check, healthy files still readable, repair recovers.
+#[path = "store/corruption.rs"]
+mod corruption;
