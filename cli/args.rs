@@ -94,6 +94,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// Rebuild the index from packs, or rewrite snapshots that lost data
+    Repair(crate::args_repair::RepairArgs),
 }
 
 #[derive(Args, Debug)]

@@ -5,11 +5,13 @@
 //! repository format lives in the `coffer-store` crate.
 
 mod args;
+mod args_repair;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
 mod cmd_init;
 mod cmd_key;
+mod cmd_repair;
 mod cmd_restore;
 mod cmd_snapshots;
 mod exit;
@@ -41,5 +43,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
+        C::Repair(a) => cmd_repair::run(&cli.global, a),
     }
 }
