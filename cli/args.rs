@@ -145,6 +145,8 @@ pub enum Command {
     Metrics(crate::args_ops::MetricsArgs),
     /// Show the configuration file's profile as resolved (no secrets)
     Config(crate::args_ops::ConfigArgs),
+    /// Rebuild the index from packs, or rewrite snapshots that lost data
+    Repair(crate::args_repair::RepairArgs),
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ mod args_forget;
 mod args_history;
 mod args_ops;
 mod args_pg;
+mod args_repair;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
@@ -23,6 +24,7 @@ mod cmd_key;
 mod cmd_metrics;
 mod cmd_pg;
 mod cmd_pg_restore;
+mod cmd_repair;
 mod cmd_restore;
 mod cmd_snapshots;
 mod config;
@@ -70,5 +72,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Copy(a) => cmd_copy::run(&cli.global, a),
         C::Metrics(a) => cmd_metrics::run(&cli.global, a),
         C::Config(a) => cmd_config::run(&cli.global, a),
+        C::Repair(a) => cmd_repair::run(&cli.global, a),
     }
 }

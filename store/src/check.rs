@@ -11,6 +11,7 @@ use crate::cache;
 use crate::codec;
 use crate::crypto::Domain;
 use crate::data_subset::DataSubset;
+use crate::damage::{DamageWalk, Usable};
 use crate::error::Result;
 use crate::format::index::IndexedPack;
 use crate::format::layout;
@@ -19,7 +20,7 @@ use crate::format::tree::{ChunkRef, Content, NodeKind, TreeBlob};
 use crate::id::{BlobId, IndexId, PackId, SnapshotId, content_hash};
 use crate::progress::Progress;
 use crate::repo::Repository;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +50,16 @@ pub struct CheckReport {
     /// Bytes of the packs read.
     pub bytes_read: u64,
     pub findings: Vec<Finding>,
+    /// Snapshots that cannot be fully restored, with the files affected.
+    pub damaged: Vec<DamagedSnapshot>,
+}
+
+/// One snapshot that lost data, and what it lost.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DamagedSnapshot {
+    pub snapshot: String,
+    /// Paths inside the snapshot (files, or folders whose listing is lost).
+    pub paths: Vec<String>,
 }
 
 impl CheckReport {
@@ -92,6 +103,18 @@ pub fn check_reading(
     subset: Option<DataSubset>,
     progress: &dyn Progress,
 ) -> Result<CheckReport> {
+    Ok(check_usable(repo, subset, progress)?.0)
+}
+
+/// Files named in a finding before "and N more".
+const PATHS_NAMED: usize = 20;
+
+/// [`check_reading`], also returning which blobs are usable (for `repair snapshots`).
+pub fn check_usable(
+    repo: &Repository,
+    subset: Option<DataSubset>,
+    progress: &dyn Progress,
+) -> Result<(CheckReport, Usable)> {
     let mut report = CheckReport::default();
     progress.phase("check index", None);
 
@@ -159,9 +182,11 @@ pub fn check_reading(
     let mut walked = Walked::new();
     let snaps = snapshot_objects(repo, &mut report)?;
     report.snapshots = snaps.len();
-    for (sid, root) in snaps {
+    let mut suspect: Vec<(SnapshotId, BlobId)> = Vec::new();
+    for &(sid, root) in &snaps {
         let missing = walk_tree(repo, &root, &blob_home, &mut walked, &mut report, &sid);
         if missing > 0 {
+            suspect.push((sid, root));
             report.error(
                 format!("snapshot {sid}"),
                 format!(
@@ -173,17 +198,65 @@ pub fn check_reading(
     }
     report.trees_checked = walked.len();
 
+    let mut usable = Usable {
+        present: blob_home.keys().copied().collect(),
+        damaged: HashSet::new(),
+    };
     if let Some(subset) = subset {
         let all: Vec<PackId> = present.keys().copied().collect();
         let ids = subset.select(&all);
         let total: u64 = ids.iter().filter_map(|id| present.get(id)).sum();
         progress.phase("read data", Some(total));
+        let mut bad: HashSet<(PackId, BlobId)> = HashSet::new();
         for id in &ids {
-            read_pack(repo, id, indexed.get(id), &mut report, progress);
+            read_pack(repo, id, indexed.get(id), &mut report, &mut bad, progress);
             progress.file_done();
         }
+        // A blob damaged in one pack is lost only if that is the copy reads use.
+        usable.damaged = bad
+            .into_iter()
+            .filter(|(p, b)| blob_home.get(b) == Some(p))
+            .map(|(_, b)| b)
+            .collect();
     }
-    Ok(report)
+    // Name what is lost, file by file, for every snapshot that lost anything.
+    let to_name: Vec<(SnapshotId, BlobId)> = if usable.all_fine() {
+        suspect
+    } else {
+        snaps.clone()
+    };
+    if !to_name.is_empty() {
+        progress.phase("name damaged files", None);
+        let mut walk = DamageWalk::new(repo, &usable);
+        for (sid, root) in to_name {
+            let paths = walk.affected(&root);
+            if paths.is_empty() {
+                continue;
+            }
+            let mut named = paths
+                .iter()
+                .take(PATHS_NAMED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if paths.len() > PATHS_NAMED {
+                named.push_str(&format!(" and {} more", paths.len() - PATHS_NAMED));
+            }
+            report.error(
+                format!("snapshot {sid}"),
+                format!(
+                    "{} path(s) damaged or missing: {named} (`coffer repair snapshots` \
+                     rewrites it without them)",
+                    paths.len()
+                ),
+            );
+            report.damaged.push(DamagedSnapshot {
+                snapshot: sid.to_hex(),
+                paths,
+            });
+        }
+    }
+    Ok((report, usable))
 }
 
 fn snapshot_objects(
@@ -290,12 +363,15 @@ fn walk_new_tree(
     missing
 }
 
-/// Downloads one pack and verifies everything in it.
+/// Downloads one pack and verifies everything in it. Blobs are located by
+/// the index where it lists the pack (that is what restores use), else by the
+/// pack's own trailer; each one that fails is added to `bad`.
 fn read_pack(
     repo: &Repository,
     id: &PackId,
     indexed: Option<&IndexedPack>,
     report: &mut CheckReport,
+    bad: &mut HashSet<(PackId, BlobId)>,
     progress: &dyn Progress,
 ) {
     let object = format!("pack {id}");
@@ -314,43 +390,51 @@ fn read_pack(
     if content_hash(&bytes) != id.0 {
         report.error(&object, "content does not match its name (damaged)");
     }
-    let len = bytes.len() as u64;
-    let footer = &bytes[bytes.len().saturating_sub(pack::FOOTER_LEN)..];
-    let trailer = pack::trailer_range(len, footer).and_then(|r| {
-        let sealed =
-            &bytes[usize::try_from(r.start).unwrap_or(0)..usize::try_from(r.end).unwrap_or(0)];
-        let plain = repo
-            .key()
-            .open(Domain::PackTrailer, sealed)
-            .map_err(|e| format!("trailer: {e}"))?;
-        codec::decode::<PackTrailer>(&plain).map_err(|e| format!("trailer: {e}"))
-    });
-    let trailer = match trailer {
-        Ok(t) => t,
-        Err(e) => {
-            report.error(&object, e);
+    let trailer = read_trailer(repo, &bytes);
+    let entries: &[pack::BlobEntry] = match (&trailer, indexed) {
+        (Ok(t), Some(ix)) => {
+            if ix.blobs != t.blobs {
+                report.error(&object, "trailer and index disagree about the pack's blobs");
+            }
+            &ix.blobs
+        }
+        (Err(e), Some(ix)) => {
+            report.error(&object, e.clone());
+            &ix.blobs
+        }
+        (Ok(t), None) => &t.blobs,
+        (Err(e), None) => {
+            report.error(&object, e.clone());
             return;
         }
     };
-    if let Some(ix) = indexed {
-        if ix.blobs != trailer.blobs {
-            report.error(&object, "trailer and index disagree about the pack's blobs");
-        }
-    }
-    let mut bad = 0usize;
-    for b in &trailer.blobs {
+    let mut damaged = 0usize;
+    for b in entries {
         let loc = cache::BlobLocation::of(*id, b);
         let start = usize::try_from(b.offset).unwrap_or(usize::MAX);
-        let Some(sealed) = bytes.get(start..start.saturating_add(b.length as usize)) else {
-            bad += 1;
-            continue;
-        };
-        match repo.open_blob(&b.id, &loc, sealed) {
-            Ok(_) => report.blobs_verified += 1,
-            Err(_) => bad += 1,
+        let ok = bytes
+            .get(start..start.saturating_add(b.length as usize))
+            .is_some_and(|sealed| repo.open_blob(&b.id, &loc, sealed).is_ok());
+        if ok {
+            report.blobs_verified += 1;
+        } else {
+            damaged += 1;
+            bad.insert((*id, b.id));
         }
     }
-    if bad > 0 {
-        report.error(&object, format!("{bad} blob(s) damaged"));
+    if damaged > 0 {
+        report.error(&object, format!("{damaged} blob(s) damaged"));
     }
+}
+
+/// Opens and decodes the trailer of a whole pack held in memory.
+pub(crate) fn read_trailer(repo: &Repository, bytes: &[u8]) -> Result<PackTrailer, String> {
+    let footer = &bytes[bytes.len().saturating_sub(pack::FOOTER_LEN)..];
+    let r = pack::trailer_range(bytes.len() as u64, footer)?;
+    let sealed = &bytes[usize::try_from(r.start).unwrap_or(0)..usize::try_from(r.end).unwrap_or(0)];
+    let plain = repo
+        .key()
+        .open(Domain::PackTrailer, sealed)
+        .map_err(|e| format!("trailer: {e}"))?;
+    codec::decode::<PackTrailer>(&plain).map_err(|e| format!("trailer: {e}"))
 }

@@ -64,3 +64,7 @@ mod retention;
 // The cost audit (`du`) against a brute-force count of every snapshot's blobs.
 #[path = "store/usage.rs"]
 mod usage;
+// Bit flips, truncation and deletion of packs, index files and snapshots:
+// found and named by check, healthy files still readable, repair recovers.
+#[path = "store/corruption.rs"]
+mod corruption;
