@@ -10,8 +10,8 @@
 use crate::cache;
 use crate::codec;
 use crate::crypto::Domain;
-use crate::data_subset::DataSubset;
 use crate::damage::{DamageWalk, Usable};
+use crate::data_subset::DataSubset;
 use crate::error::Result;
 use crate::format::index::IndexedPack;
 use crate::format::layout;

@@ -8,10 +8,10 @@
 //! copy elsewhere may still bring its data back.
 
 use crate::check::check_usable;
-use crate::data_subset::DataSubset;
 use crate::codec;
 use crate::crypto::{Domain, SEAL_OVERHEAD};
 use crate::damage::DamageWalk;
+use crate::data_subset::DataSubset;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexedPack};
 use crate::format::layout;

@@ -1,8 +1,10 @@
 //! `coffer forget`: a policy over back-dated snapshots, its dry run (table and
 //! JSON with the reasons), the real run, insurance, and bad flags.
 
+// Test code: a missing JSON field is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use crate::harness::{Coffer, RepoKind};
-use serde_json::Value;
 
 on_each_store!(policy_dry_run_then_forget_and_insurance);
 
@@ -92,7 +94,7 @@ fn policy_dry_run_then_forget_and_insurance(kind: RepoKind) {
     );
     assert!(table.contains("would be forgotten (dry run)"), "{table}");
 
-    let done = c.json(&policy);
+    let done = c.json(policy);
     assert_eq!(done["forgotten"], plan["forgotten"]);
     let left: Vec<String> = c
         .snapshots()
@@ -115,7 +117,7 @@ fn policy_dry_run_then_forget_and_insurance(kind: RepoKind) {
     assert!(
         !c.snapshots()
             .iter()
-            .any(|s| s["id"] == Value::from(insured.clone()))
+            .any(|s| s["id"] == insured.clone())
     );
 
     c.run(["forget", "--keep-daily", "3", "--tz", "Mars/Olympus"])
