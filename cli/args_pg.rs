@@ -90,8 +90,11 @@ pub struct PgBackupArgs {
 
 #[derive(Args, Debug)]
 pub struct PgRestoreArgs {
-    /// Snapshot id (prefix) or `latest`
-    pub snapshot: String,
+    /// Snapshot id (prefix) or `latest` [default: latest, or with --as-of the newest at or before it]
+    #[arg(conflicts_with = "as_of")]
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub when: crate::args_history::AsOf,
     /// New database to restore into (refused if it exists)
     #[arg(long, conflicts_with = "in_place")]
     pub into: Option<String>,

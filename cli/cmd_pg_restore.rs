@@ -2,10 +2,11 @@
 //! pg_restore (or psql), then checked against the row counts recorded at backup.
 
 use crate::args::Global;
+use crate::args_history::AsOf;
 use crate::args_pg::{PgDrillArgs, PgFilter, PgRestoreArgs};
 use crate::cmd_pg::{Plan, key, meta, pg_backup};
 use crate::progress::Bar;
-use crate::{exit, open, output};
+use crate::{exit, open, output, when};
 use anyhow::{Result, anyhow, bail};
 use coffer_pg::{Conn, DatabaseSettings, DumpFormat, FingerprintOptions, Session};
 use coffer_store::format::snapshot::SnapshotEntry;
@@ -25,7 +26,7 @@ struct Mismatch {
 }
 
 /// Snapshots of `pg backup` (they carry `pg.database`) that pass the filter.
-fn pick(repo: &Repository, spec: &str, f: &PgFilter) -> Result<SnapshotEntry> {
+fn pick(repo: &Repository, spec: &str, w: &AsOf, f: &PgFilter) -> Result<SnapshotEntry> {
     let all: Vec<SnapshotEntry> = repo
         .snapshots()?
         .into_iter()
@@ -38,7 +39,24 @@ fn pick(repo: &Repository, spec: &str, f: &PgFilter) -> Result<SnapshotEntry> {
             "no snapshot made by `coffer pg backup` matches (plain `coffer backup` snapshots hold no database record)"
         );
     }
-    Ok(select::find(&all, spec)?.clone())
+    let Some(at) = &w.as_of else {
+        return Ok(select::find(&all, spec)?.clone());
+    };
+    let tz = when::zone(w.tz.as_deref())?;
+    let at_ns = when::as_of(at, &tz)?;
+    let chosen = select::as_of(&all, at_ns).ok_or_else(|| {
+        anyhow!(
+            "no `coffer pg backup` snapshot at or before {} (--as-of); `coffer snapshots` lists them",
+            when::in_zone(at_ns, &tz)
+        )
+    })?;
+    eprintln!(
+        "using snapshot {} of {} (the newest at or before {})",
+        chosen.id.short(),
+        when::in_zone(chosen.snapshot.time_unix_ns, &tz),
+        when::in_zone(at_ns, &tz)
+    );
+    Ok(chosen.clone())
 }
 
 /// Streams the snapshot's dump into `db`, which must exist and be empty.
@@ -157,7 +175,12 @@ pub fn restore(g: &Global, a: PgRestoreArgs) -> Result<ExitCode> {
         );
     }
     let repo = open::repository(g)?;
-    let snap = pick(&repo, &a.snapshot, &a.filter)?;
+    let snap = pick(
+        &repo,
+        a.snapshot.as_deref().unwrap_or("latest"),
+        &a.when,
+        &a.filter,
+    )?;
     let source_db = meta(&snap, key::DATABASE).unwrap_or_default().to_string();
     let mut insurance = None;
     let target = if a.in_place {
@@ -251,7 +274,7 @@ fn insurance_plan() -> Plan {
 pub fn drill(g: &Global, a: PgDrillArgs) -> Result<ExitCode> {
     let conn = crate::cmd_pg::conn_or_maintenance(&a.conn)?;
     let repo = open::repository(g)?;
-    let snap = pick(&repo, &a.snapshot, &a.filter)?;
+    let snap = pick(&repo, &a.snapshot, &AsOf::default(), &a.filter)?;
     let db = a.dbname_scratch.clone();
     if conn.database_exists(&db)? {
         return Err(coffer_pg::Error::DatabaseExists(db).into());

@@ -114,11 +114,7 @@ fn policy_dry_run_then_forget_and_insurance(kind: RepoKind) {
         .assert_error(1, &["insurance", "younger than 7d", "--force-insurance"]);
     assert_eq!(c.snapshots().len(), kept.len());
     c.ok(["forget", short, "--force-insurance"]);
-    assert!(
-        !c.snapshots()
-            .iter()
-            .any(|s| s["id"] == insured.clone())
-    );
+    assert!(!c.snapshots().iter().any(|s| s["id"] == insured.clone()));
 
     c.run(["forget", "--keep-daily", "3", "--tz", "Mars/Olympus"])
         .assert_error(1, &["time zone", "Europe/Zurich"]);
