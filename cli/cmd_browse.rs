@@ -1,7 +1,7 @@
 //! `coffer ls` and `coffer cat`: looking inside one snapshot.
 
 use crate::args::{CatArgs, Global, LsArgs};
-use crate::cmd_history::{choose, target};
+use crate::cmd_history::{choose, locate, target};
 use crate::{exit, open, when};
 use anyhow::{Result, bail};
 use coffer_store::format::tree::{Node, NodeKind};
@@ -127,18 +127,13 @@ fn mode_string(n: &Node) -> String {
 }
 
 pub fn cat(g: &Global, a: CatArgs) -> Result<ExitCode> {
-    let (spec, path) = target(&a.when, Some(&a.target), a.path.as_deref())?;
-    if path.is_empty() {
-        bail!("name the file: coffer cat SNAPSHOT:PATH (e.g. latest:db/erp.dump)");
-    }
-    let repo = open::repository(g)?;
-    let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
-    let node = tree::resolve_path(&repo, &snap.snapshot.root, &path)?.ok_or_else(|| {
-        Error::PathNotFound {
-            path: path.clone(),
-            snapshot: snap.id.short(),
-        }
-    })?;
+    let (repo, snap, path, node) = locate(
+        g,
+        (&a.target, a.path.as_deref()),
+        &a.when,
+        &a.filter,
+        "name the file: coffer cat SNAPSHOT:PATH (e.g. latest:db/erp.dump)",
+    )?;
     let NodeKind::File { content } = &node.kind else {
         bail!(
             "{path} is not a file in snapshot {} (use `coffer ls` or `coffer restore`)",

@@ -9,6 +9,7 @@ use crate::{exit, open, output, when};
 use anyhow::{Context, Result, bail};
 use coffer_store::archive::{ArchiveFormat, write_archive};
 use coffer_store::format::snapshot::SnapshotEntry;
+use coffer_store::format::tree::Node;
 use coffer_store::history::{self, ChangeKind};
 use coffer_store::repo::Repository;
 use coffer_store::{Error, select, tree};
@@ -37,6 +38,30 @@ pub fn target(
     };
     let (spec, path) = split_target(first, second);
     Ok((Some(spec), path))
+}
+
+/// The repository, snapshot, inner path and node that a `SNAPSHOT:PATH`
+/// argument (or --as-of and a PATH) names; `no_path` is the error for an empty path.
+pub fn locate(
+    g: &Global,
+    (first, second): (&str, Option<&str>),
+    w: &AsOf,
+    f: &Filter,
+    no_path: &str,
+) -> Result<(Repository, SnapshotEntry, String, Node)> {
+    let (spec, path) = target(w, Some(first), second)?;
+    if path.is_empty() {
+        bail!("{no_path}");
+    }
+    let repo = open::repository(g)?;
+    let snap = choose(&repo, g, spec.as_deref(), w, f)?;
+    let node = tree::resolve_path(&repo, &snap.snapshot.root, &path)?.ok_or_else(|| {
+        Error::PathNotFound {
+            path: path.clone(),
+            snapshot: snap.id.short(),
+        }
+    })?;
+    Ok((repo, snap, path, node))
 }
 
 /// The snapshots the filters keep, oldest first.
@@ -277,18 +302,13 @@ fn change_name(k: ChangeKind) -> &'static str {
 }
 
 pub fn dump(g: &Global, a: DumpArgs) -> Result<ExitCode> {
-    let (spec, path) = target(&a.when, Some(&a.target), a.path.as_deref())?;
-    if path.is_empty() {
-        bail!("name the folder or file to dump (e.g. documents/facture)");
-    }
-    let repo = open::repository(g)?;
-    let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
-    let node = tree::resolve_path(&repo, &snap.snapshot.root, &path)?.ok_or_else(|| {
-        Error::PathNotFound {
-            path: path.clone(),
-            snapshot: snap.id.short(),
-        }
-    })?;
+    let (repo, snap, path, node) = locate(
+        g,
+        (&a.target, a.path.as_deref()),
+        &a.when,
+        &a.filter,
+        "name the folder or file to dump (e.g. documents/facture)",
+    )?;
     let format = match a.archive {
         ArchiveKind::Tar => ArchiveFormat::Tar,
         ArchiveKind::Zip => ArchiveFormat::Zip,
