@@ -61,6 +61,13 @@ pub struct ForgetArgs {
     /// Show every snapshot, kept or not, and why; change nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// Also say what the forget frees in storage (bytes only the forgotten
+    /// snapshots use, packs emptied), computed like `coffer du`
+    #[arg(long)]
+    pub cost: bool,
+    /// With --cost: price of storage, to say the money freed per month
+    #[arg(long, value_name = "PRICE", requires = "cost")]
+    pub price_per_gb_month: Option<f64>,
     #[command(flatten)]
     pub filter: Filter,
 }

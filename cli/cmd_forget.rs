@@ -5,8 +5,10 @@ use crate::args::Global;
 use crate::args_forget::ForgetArgs;
 use crate::{cmd_snapshots, exit, open, output, when};
 use anyhow::{Result, bail};
+use coffer_store::progress::NoProgress;
 use coffer_store::retention::{self, Count, ForgetOptions, GroupBy, Policy, Span};
 use coffer_store::select;
+use coffer_store::usage::{self, CostModel, ForgetCost, UsageOptions};
 use jiff::tz::TimeZone;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -111,6 +113,17 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
 
     let plan = retention::plan(snaps, &opts, now);
     let gone: Vec<_> = plan.forgotten().map(|s| s.id).collect();
+    // Before anything is deleted: the cost counts every snapshot of the
+    // repository, filtered out or not, as a user of the blobs.
+    let cost = if a.cost {
+        let usage_opts = UsageOptions {
+            groups: None,
+            forget: Some(gone.iter().copied().collect()),
+        };
+        usage::analyze(&repo, &repo.snapshots()?, &usage_opts, &NoProgress)?.forget
+    } else {
+        None
+    };
     if !a.dry_run {
         retention::execute(&repo, &gone)?;
     }
@@ -132,11 +145,18 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
                 serde_json::json!({ "group": grp.key, "snapshots": snapshots })
             })
             .collect();
-        output::json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "dry_run": a.dry_run,
             "groups": groups,
             "forgotten": gone.len(),
-        }))?;
+        });
+        if let Some(c) = &cost {
+            doc["cost"] = serde_json::to_value(c)?;
+            if let Some(price) = a.price_per_gb_month {
+                doc["cost"]["freed_per_month"] = per_month(c, price).into();
+            }
+        }
+        output::json(&doc)?;
         return Ok(ExitCode::from(exit::OK));
     }
     for grp in &plan.groups {
@@ -202,6 +222,32 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
                 "forgotten"
             }
         );
+        if let Some(c) = &cost {
+            println!(
+                "frees {} ({} blobs only those snapshots use; {} pack(s) emptied, {} left in \
+                 packs that keep live data until prune repacks them)",
+                output::bytes(c.freed_bytes),
+                c.freed_blobs,
+                c.packs_emptied,
+                output::bytes(c.bytes_in_mixed_packs)
+            );
+            if let Some(price) = a.price_per_gb_month {
+                println!(
+                    "that is {:.2} per month at {price} per GiB-month",
+                    per_month(c, price)
+                );
+            }
+        }
     }
     Ok(ExitCode::from(exit::OK))
+}
+
+/// Money per month the freed bytes cost, priced as `du` prices storage.
+fn per_month(c: &ForgetCost, price_per_gib_month: f64) -> f64 {
+    CostModel {
+        price_per_gib_month,
+        price_per_1k_requests: 0.0,
+        pack_size: 0,
+    }
+    .storage_per_month(c.freed_bytes)
 }

@@ -4,9 +4,12 @@
 // Test code: a missing JSON field is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use crate::harness::{Coffer, RepoKind};
+use crate::harness::{Coffer, RepoKind, num};
 
-on_each_store!(policy_dry_run_then_forget_and_insurance);
+on_each_store!(
+    policy_dry_run_then_forget_and_insurance,
+    dry_run_cost_counts_only_what_the_forgotten_snapshots_use,
+);
 
 fn backup_on(c: &Coffer, day: &str, tags: &[&str]) -> String {
     let mut args = vec![
@@ -121,4 +124,58 @@ fn policy_dry_run_then_forget_and_insurance(kind: RepoKind) {
     c.run(["forget", "--keep-within", "3w"])
         .assert_error(1, &["3w", "30d"]);
     c.run(["forget"]).assert_error(1, &["nothing to forget"]);
+}
+
+/// Day 1 holds a 300 kB dump no later day shares; days 2 and 3 share theirs.
+/// Forgetting day 1 frees its dump's bytes (stored raw: random), and nothing
+/// the kept snapshots use.
+fn dry_run_cost_counts_only_what_the_forgotten_snapshots_use(kind: RepoKind) {
+    let Some(c) = Coffer::init_on(kind, &[]) else {
+        return;
+    };
+    let unique = crate::documents::noise(11, 300_000);
+    let shared = crate::documents::noise(12, 200_000);
+    for (day, dump) in [(1, &unique), (2, &shared), (3, &shared)] {
+        c.run_with_stdin(
+            [
+                "backup",
+                "--stdin",
+                "--stdin-name",
+                "db/erp.dump",
+                "--time",
+                &format!("2026-03-0{day}T02:00:00Z"),
+            ],
+            dump,
+        )
+        .assert_code(0);
+    }
+    let plan = c.json([
+        "forget",
+        "--keep-last",
+        "2",
+        "--dry-run",
+        "--cost",
+        "--price-per-gb-month",
+        "1000",
+    ]);
+    let cost = &plan["cost"];
+    assert_eq!(num(cost, "snapshots_forgotten"), 1, "{plan}");
+    let freed = num(cost, "freed_bytes");
+    // Sealing adds a few dozen bytes per chunk, and the forgotten snapshot's
+    // own tree blobs are freed too.
+    assert!(
+        freed >= 300_000 && freed < 300_000 + 16_384,
+        "freed {freed} bytes for a 300,000-byte dump only it used: {plan}"
+    );
+    let money = cost["freed_per_month"].as_f64().unwrap();
+    let expected = freed as f64 / f64::from(1u32 << 30) * 1000.0;
+    assert!((money - expected).abs() < 1e-9, "{money} vs {expected}");
+    assert_eq!(c.snapshots().len(), 3, "a dry run forgets nothing");
+
+    let table = c.ok(["forget", "--keep-last", "2", "--dry-run", "--cost"]);
+    assert!(
+        table.stdout_str().contains("frees "),
+        "{}",
+        table.stdout_str()
+    );
 }
