@@ -441,9 +441,9 @@ impl<'a> Walker<'a> {
         Ok(Ok(total))
     }
 
-    /// An earlier snapshot's file node, under virtual folders like a stream's.
-    fn carried(&mut self, components: &[Vec<u8>], node: &Node) -> Result<(), Hangup> {
-        let (file_name, dirs) = components.split_last().unwrap_or((&components[0], &[]));
+    /// Opens the folders of a stream's name (`db/` of `db/erp.dump`): they
+    /// exist only in the snapshot, so they get this run's time and mode 755.
+    fn open_virtual_dirs(&mut self, dirs: &[Vec<u8>]) -> Result<(), Hangup> {
         for d in dirs {
             self.emit(Item::DirStart {
                 name: d.clone(),
@@ -454,6 +454,13 @@ impl<'a> Walker<'a> {
                 parent: None,
             })?;
         }
+        Ok(())
+    }
+
+    /// An earlier snapshot's file node, under virtual folders like a stream's.
+    fn carried(&mut self, components: &[Vec<u8>], node: &Node) -> Result<(), Hangup> {
+        let (file_name, dirs) = components.split_last().unwrap_or((&components[0], &[]));
+        self.open_virtual_dirs(dirs)?;
         let mut node = node.clone();
         node.name = file_name.clone();
         self.emit(Item::Node {
@@ -476,16 +483,7 @@ impl<'a> Walker<'a> {
         // Virtual folders for `db/erp.dump`; unchanged-file detection does not apply to streams.
         let _ = parent_root;
         let (file_name, dirs) = components.split_last().unwrap_or((&components[0], &[]));
-        for d in dirs {
-            self.emit(Item::DirStart {
-                name: d.clone(),
-                meta: Meta {
-                    mode: 0o755,
-                    ..self.now_meta
-                },
-                parent: None,
-            })?;
-        }
+        self.open_virtual_dirs(dirs)?;
         let meta = Meta {
             mode: 0o644,
             ..self.now_meta
