@@ -16,7 +16,7 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
     };
     let repo = open::repository(g)?;
     let started = std::time::Instant::now();
-    let bar = Bar::new(g);
+    let bar = Bar::counting(g, "packs");
     let result = check::check_reading(&repo, subset, &bar);
     bar.finish();
     let labels = metrics::labels("check", "", &[]);

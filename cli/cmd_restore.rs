@@ -26,6 +26,14 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
     let repo = open::repository(g)?;
     let snap = choose(&repo, g, spec.as_deref(), &a.when, &a.filter)?;
     let bar = Bar::new(g);
+    if subpath.is_empty() && include.is_none() {
+        // A whole snapshot: its size is in its summary, so the bar has an ETA.
+        let sum = &snap.snapshot.summary;
+        bar.expect_totals(
+            sum.bytes_total,
+            sum.files_new + sum.files_changed + sum.files_unmodified,
+        );
+    }
     let result = restore::restore(
         &repo,
         &snap.snapshot.root,

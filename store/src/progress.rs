@@ -7,6 +7,14 @@ pub trait Progress: Send + Sync {
     fn phase(&self, _name: &str, _total_bytes: Option<u64>) {}
     /// Source bytes processed (read, or skipped as unchanged).
     fn bytes(&self, _n: u64) {}
+    /// What the current phase will process in all, once known (a backup
+    /// learns it from a walk beside the real one; see [`Progress::wants_totals`]).
+    fn totals(&self, _bytes: u64, _files: u64) {}
+    /// Whether a backup should measure its sources to call [`Progress::totals`];
+    /// that walk costs metadata reads, so only a display that shows it asks.
+    fn wants_totals(&self) -> bool {
+        false
+    }
     /// One more file done.
     fn file_done(&self) {}
     /// Something was skipped or could not be read; the run goes on.

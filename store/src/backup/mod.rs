@@ -8,6 +8,7 @@
 
 mod assemble;
 mod command;
+mod measure;
 mod scan;
 mod walk;
 
@@ -183,6 +184,19 @@ pub fn backup(
     let (tx, rx) = crossbeam_channel::bounded(2);
     let outcome: Result<(BlobId, (Summary, Vec<String>))> = std::thread::scope(|scope| {
         let excludes = &excludes;
+        if let Some(sources) = progress
+            .wants_totals()
+            .then(|| measure::sources(&roots))
+            .flatten()
+        {
+            // Only metadata, beside the real walk; nothing waits for it.
+            let _ = std::thread::Builder::new()
+                .name("coffer-measure".into())
+                .spawn_scoped(scope, move || {
+                    let (bytes, files) = measure::measure(&sources, excludes);
+                    progress.totals(bytes, files);
+                });
+        }
         let walker = std::thread::Builder::new()
             .name("coffer-walk".into())
             .spawn_scoped(scope, move || {
