@@ -52,7 +52,10 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<ExitCode> {
         },
     );
     if g.json {
-        output::json(&report)?;
+        // The report's fields, plus the tag every `--json` summary carries.
+        let mut j = serde_json::to_value(&report)?;
+        j["message_type"] = "summary".into();
+        output::json(&j)?;
     } else {
         for f in &report.findings {
             let label = match f.severity {

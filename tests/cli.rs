@@ -84,3 +84,6 @@ mod du;
 // Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
 #[path = "cli/operations.rs"]
 mod operations;
+// Progress: a bar with ETA under a pseudo-terminal, nothing in pipes, --json status lines.
+#[path = "cli/progress.rs"]
+mod progress;
