@@ -151,6 +151,7 @@ fn record_metrics(
                 #[allow(clippy::cast_precision_loss)]
                 dedup_ratio: Some(sum.bytes_total as f64 / sum.bytes_added.max(1) as f64),
                 errors: r.warnings.len() as u64,
+                extra: Vec::new(),
             }
         }
         Err(_) => RunMetrics {

@@ -58,6 +58,7 @@ fn min_age_ns(s: &str) -> Result<i64> {
 }
 
 pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let policy = policy(&a)?;
     let tz = TimeZone::get(&a.tz).map_err(|e| {
         anyhow::anyhow!(
@@ -125,7 +126,10 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         None
     };
     if !a.dry_run {
-        retention::execute(&repo, &gone)?;
+        let executed = retention::execute(&repo, &gone);
+        let secs = started.elapsed().as_secs_f64();
+        crate::metrics::after_forget(g, &plan.groups, secs, executed.is_ok());
+        executed?;
     }
     if g.json {
         let groups: Vec<_> = plan

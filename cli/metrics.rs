@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The metrics coffer writes, with their help text. All are gauges.
-const METRICS: [(&str, &str); 10] = [
+const METRICS: [(&str, &str); 12] = [
     (
         "coffer_last_run_timestamp_seconds",
         "When the operation last ended, successful or not.",
@@ -52,6 +52,14 @@ const METRICS: [(&str, &str); 10] = [
         "Problems found by the last run: unreadable files, check errors.",
     ),
     (
+        "coffer_snapshots_kept",
+        "Snapshots of the group the last forget kept.",
+    ),
+    (
+        "coffer_snapshots_forgotten",
+        "Snapshots of the group the last forget removed.",
+    ),
+    (
         "coffer_snapshot_age_seconds",
         "Age of the newest snapshot of the group (coffer metrics).",
     ),
@@ -67,6 +75,8 @@ pub struct RunMetrics {
     pub files: Option<u64>,
     pub dedup_ratio: Option<f64>,
     pub errors: u64,
+    /// Further gauges of a successful run (forget: kept, forgotten).
+    pub extra: Vec<(&'static str, f64)>,
 }
 
 /// The labels of one sample: the operation and the group (host and tags).
@@ -114,6 +124,7 @@ pub fn record(path: &Path, labels: &str, m: &RunMetrics) -> Result<()> {
                 samples.push((name, v));
             }
         }
+        samples.extend(m.extra.iter().copied());
     }
     #[allow(clippy::cast_precision_loss)]
     samples.push(("coffer_errors", m.errors as f64));
@@ -213,5 +224,34 @@ pub fn after_run(g: &crate::args::Global, labels: &str, m: &RunMetrics) {
         if let Err(e) = record(path, labels, m) {
             eprintln!("warning: metrics not written: {e:#}");
         }
+    }
+}
+
+/// After `forget`: one set of samples per group of the plan (its host and
+/// tags as grouped; a part the grouping ignores is empty), with the counts
+/// kept and forgotten. A failed run marks every group failed.
+pub fn after_forget(
+    g: &crate::args::Global,
+    groups: &[coffer_store::retention::Group],
+    duration_seconds: f64,
+    success: bool,
+) {
+    for grp in groups {
+        let host = grp.key.host.clone().unwrap_or_default();
+        let tags = grp.key.tags.clone().unwrap_or_default();
+        let kept = grp.snapshots.iter().filter(|v| v.keep).count();
+        let forgotten = grp.snapshots.len() - kept;
+        #[allow(clippy::cast_precision_loss)]
+        let m = RunMetrics {
+            success,
+            duration_seconds,
+            errors: u64::from(!success),
+            extra: vec![
+                ("coffer_snapshots_kept", kept as f64),
+                ("coffer_snapshots_forgotten", forgotten as f64),
+            ],
+            ..RunMetrics::default()
+        };
+        after_run(g, &labels("forget", &host, &tags), &m);
     }
 }

@@ -87,3 +87,6 @@ mod operations;
 // Progress: a bar with ETA under a pseudo-terminal, nothing in pipes, --json status lines.
 #[path = "cli/progress.rs"]
 mod progress;
+// --metrics-file after backup, forget and check, parsed as Prometheus text; `coffer metrics` ages.
+#[path = "cli/metrics.rs"]
+mod metrics;
