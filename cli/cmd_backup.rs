@@ -138,9 +138,19 @@ fn record_metrics(
     opts: &BackupOptions,
     result: &coffer_store::Result<backup::BackupReport>,
 ) {
-    let labels = metrics::labels("backup", &opts.host, &opts.tags);
-    let m = match result {
-        Ok(r) => {
+    record(g, &opts.host, &opts.tags, result.as_ref().ok());
+}
+
+/// The `backup` samples of `--metrics-file` for one run (`None`: it failed);
+/// `pg backup` writes the same, so one alert rule covers both.
+pub fn record(g: &Global, host: &str, tags: &[String], report: Option<&backup::BackupReport>) {
+    let (host, tags) = match report {
+        Some(r) => (r.snapshot.host.as_str(), r.snapshot.tags.as_slice()),
+        None => (host, tags),
+    };
+    let labels = metrics::labels("backup", host, tags);
+    let m = match report {
+        Some(r) => {
             let sum = &r.snapshot.summary;
             RunMetrics {
                 success: !r.snapshot.partial,
@@ -154,7 +164,7 @@ fn record_metrics(
                 extra: Vec::new(),
             }
         }
-        Err(_) => RunMetrics {
+        None => RunMetrics {
             errors: 1,
             ..RunMetrics::default()
         },

@@ -219,6 +219,10 @@ fn backup_cmd(g: &Global, a: PgBackupArgs) -> Result<ExitCode> {
     let bar = Bar::new(g);
     let out = pg_backup(&repo, &conn, &plan, &bar);
     bar.finish();
+    let host = plan.host.clone().unwrap_or_else(|| {
+        coffer_store::backup::BackupOptions::new(std::time::SystemTime::now()).host
+    });
+    crate::cmd_backup::record(g, &host, &plan.tags, out.as_ref().ok().map(|o| &o.report));
     let out = out?;
     print_summary(g, &out)?;
     Ok(ExitCode::from(if out.report.snapshot.partial {
