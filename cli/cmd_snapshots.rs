@@ -30,6 +30,8 @@ pub fn to_json(e: &SnapshotEntry) -> serde_json::Value {
         "tree": s.root.to_hex(),
         "partial": s.partial,
         "program": s.program,
+        // Recorded facts (pg backup: versions, row counts, fingerprint), key -> value.
+        "meta": s.meta.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
         "summary": {
             "files_new": s.summary.files_new,
             "files_changed": s.summary.files_changed,

@@ -90,3 +90,6 @@ mod progress;
 // --metrics-file after backup, forget and check, parsed as Prometheus text; `coffer metrics` ages.
 #[path = "cli/metrics.rs"]
 mod metrics;
+// deploy/ run for real (init, two nights, restore) and deploy/RUNBOOK.md from a blank home.
+#[path = "cli/runbook.rs"]
+mod runbook;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// metric name -> labels (sorted) -> value.
-type Parsed = BTreeMap<String, BTreeMap<BTreeMap<String, String>, f64>>;
+pub type Parsed = BTreeMap<String, BTreeMap<BTreeMap<String, String>, f64>>;
 
 fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
@@ -54,7 +54,7 @@ fn parse_labels(s: &str, line: &str) -> BTreeMap<String, String> {
 
 /// Parses the whole text strictly: every line a HELP, a TYPE (gauge, before
 /// its samples, once per name) or a sample `name{labels} value`; no series twice.
-fn parse_prometheus(text: &str) -> Parsed {
+pub fn parse_prometheus(text: &str) -> Parsed {
     assert!(
         text.ends_with('\n'),
         "the format ends with a newline: {text:?}"
@@ -102,7 +102,7 @@ fn parse_prometheus(text: &str) -> Parsed {
     out
 }
 
-fn sample(p: &Parsed, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn sample(p: &Parsed, name: &str, labels: &[(&str, &str)]) -> f64 {
     let want: BTreeMap<String, String> = labels
         .iter()
         .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
