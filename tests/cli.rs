@@ -93,3 +93,6 @@ mod metrics;
 // deploy/ run for real (init, two nights, restore) and deploy/RUNBOOK.md from a blank home.
 #[path = "cli/runbook.rs"]
 mod runbook;
+// deploy/ where it cannot run: Kubernetes YAML, systemd-analyze verify, crontab, every coffer line run.
+#[path = "cli/deploy.rs"]
+mod deploy;
