@@ -93,10 +93,16 @@ fn check_pod(pod: &Value, secret: &Value, config_map: &Value, what: &str) {
         for item in items.into_iter().flatten() {
             let key = item["key"].as_str().expect("item key");
             if v.get("configMap").is_some() {
-                assert_eq!(v["configMap"]["name"], config_map["metadata"]["name"], "{what}");
+                assert_eq!(
+                    v["configMap"]["name"], config_map["metadata"]["name"],
+                    "{what}"
+                );
                 assert!(data.contains_key(key), "{what}: ConfigMap has no {key}");
             } else {
-                assert_eq!(v["secret"]["secretName"], secret["metadata"]["name"], "{what}");
+                assert_eq!(
+                    v["secret"]["secretName"], secret["metadata"]["name"],
+                    "{what}"
+                );
                 assert!(secret_keys.contains(key), "{what}: Secret has no {key}");
             }
         }
@@ -113,25 +119,49 @@ fn check_pod(pod: &Value, secret: &Value, config_map: &Value, what: &str) {
     for e in c["env"].as_array().expect("env") {
         let name = e["name"].as_str().expect("env name");
         if let Some(key) = e["valueFrom"]["secretKeyRef"]["key"].as_str() {
-            assert!(secret_keys.contains(key), "{what}: env {name} wants Secret key {key}");
+            assert!(
+                secret_keys.contains(key),
+                "{what}: env {name} wants Secret key {key}"
+            );
         }
-        env.insert(name.to_string(), e["value"].as_str().unwrap_or_default().to_string());
+        env.insert(
+            name.to_string(),
+            e["value"].as_str().unwrap_or_default().to_string(),
+        );
     }
     // The config file is mounted where COFFER_CONFIG says, and is deploy/config.toml.
     let config = &env["COFFER_CONFIG"];
-    assert!(mounted.iter().any(|(p, v)| p == config && v.get("configMap").is_some()), "{what}");
+    assert!(
+        mounted
+            .iter()
+            .any(|(p, v)| p == config && v.get("configMap").is_some()),
+        "{what}"
+    );
     assert_eq!(env["COFFER_PROFILE"], "nightly", "{what}");
     // The command is one of the scripts, mounted from the ConfigMap.
     let command = strings(&c["command"]);
     let script = Path::new(command[0]);
-    let (dir, name) = (script.parent().expect("dir"), script.file_name().expect("name"));
+    let (dir, name) = (
+        script.parent().expect("dir"),
+        script.file_name().expect("name"),
+    );
     let (_, scripts) = mounted
         .iter()
         .find(|(p, _)| Path::new(p) == dir)
         .unwrap_or_else(|| panic!("{what}: {} is in no mounted folder", script.display()));
-    let items = scripts["configMap"]["items"].as_array().expect("script items");
-    assert!(items.iter().any(|i| i["path"] == name.to_str().expect("utf-8")), "{what}");
-    assert!(deploy_dir().join(name).exists(), "{what}: no deploy/{name:?}");
+    let items = scripts["configMap"]["items"]
+        .as_array()
+        .expect("script items");
+    assert!(
+        items
+            .iter()
+            .any(|i| i["path"] == name.to_str().expect("utf-8")),
+        "{what}"
+    );
+    assert!(
+        deploy_dir().join(name).exists(),
+        "{what}: no deploy/{name:?}"
+    );
     // The profile's password file, cache and metrics folder are all mounted.
     for key in ["password-file", "metrics-file", "cache-dir"] {
         let path = PathBuf::from(profile_value(key));
@@ -141,7 +171,10 @@ fn check_pod(pod: &Value, secret: &Value, config_map: &Value, what: &str) {
             path.display()
         );
     }
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true, "{what}");
+    assert_eq!(
+        c["securityContext"]["readOnlyRootFilesystem"], true,
+        "{what}"
+    );
 }
 
 #[test]
@@ -184,7 +217,11 @@ fn kubernetes_manifests_hang_together() {
 
 #[test]
 fn systemd_units_verify() {
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         skip("systemd-analyze is not installed");
         return;
     }
@@ -192,7 +229,11 @@ fn systemd_units_verify() {
     let env_file = dir.path().join("env");
     std::fs::write(&env_file, "AWS_ACCESS_KEY_ID=x\n").expect("write");
     let mut units = Vec::new();
-    for name in ["coffer-backup.service", "coffer-backup.timer", "coffer-restore.service"] {
+    for name in [
+        "coffer-backup.service",
+        "coffer-backup.timer",
+        "coffer-restore.service",
+    ] {
         let text = file(&format!("systemd/{name}"));
         // Where the units expect the installed scripts and secrets, the checkout's.
         let text = text
@@ -203,7 +244,10 @@ fn systemd_units_verify() {
             .replace("/etc/coffer/secrets/env", &env_file.display().to_string());
         for line in text.lines().filter(|l| l.starts_with("ExecStart=")) {
             let script = line.trim_start_matches("ExecStart=");
-            assert!(Path::new(script).is_file(), "{name}: {script} is not in deploy/");
+            assert!(
+                Path::new(script).is_file(),
+                "{name}: {script} is not in deploy/"
+            );
         }
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write unit");
@@ -217,7 +261,10 @@ fn systemd_units_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
     // Unknown keys are only warnings to systemd: none are allowed here.
-    assert!(stderr.trim().is_empty(), "systemd-analyze verify warned: {stderr}");
+    assert!(
+        stderr.trim().is_empty(),
+        "systemd-analyze verify warned: {stderr}"
+    );
 }
 
 #[test]
@@ -231,7 +278,10 @@ fn crontab_lines_are_crons() {
         }
         let first = line.split_whitespace().next().expect("a word");
         if let Some((name, _)) = first.split_once('=') {
-            assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{line}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{line}"
+            );
             vars.insert(name.to_string());
             continue;
         }
@@ -242,7 +292,10 @@ fn crontab_lines_are_crons() {
                 "not a cron time field {f:?}: {line}"
             );
         }
-        assert_eq!(fields[5], "coffer", "/etc/cron.d lines name the user: {line}");
+        assert_eq!(
+            fields[5], "coffer",
+            "/etc/cron.d lines name the user: {line}"
+        );
         let script = fields[6..]
             .iter()
             .find_map(|w| w.strip_prefix("/usr/local/lib/coffer/"))
@@ -251,7 +304,12 @@ fn crontab_lines_are_crons() {
         jobs += 1;
     }
     assert_eq!(jobs, 1);
-    for v in ["COFFER_CONFIG", "COFFER_PROFILE", "ERP_DATABASE", "ERP_DOCUMENTS"] {
+    for v in [
+        "COFFER_CONFIG",
+        "COFFER_PROFILE",
+        "ERP_DATABASE",
+        "ERP_DOCUMENTS",
+    ] {
         assert!(vars.contains(v), "crontab does not set {v}");
     }
 }

@@ -74,6 +74,37 @@ fn a_terminal_shows_a_bar_with_eta_and_a_pipe_shows_none() {
         "no restore bar with ETA on the terminal:\n{screen:?}"
     );
 
+    // check reads every pack: the index gives the total.
+    let mut check = c.command();
+    check.args(["check", "--read-data"]);
+    let (code, screen) = in_terminal(&check).expect("script is there");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen
+            .split(['\r', '\n'])
+            .any(|l| l.contains("read data [") && l.contains("ETA") && l.contains("packs")),
+        "no check bar with ETA on the terminal:\n{screen:?}"
+    );
+
+    // copy: each snapshot's summary gives the total.
+    let other = c.path("other");
+    let mut init = c.command_at(&other, &c.path("other-cache"));
+    init.arg("init");
+    assert!(init.status().expect("init").success());
+    let mut copy = c.command();
+    copy.arg("copy")
+        .arg("--to-repo")
+        .arg(&other)
+        .env("COFFER_TO_PASSWORD", crate::harness::PASSWORD);
+    let (code, screen) = in_terminal(&copy).expect("script is there");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen
+            .split(['\r', '\n'])
+            .any(|l| l.contains("copy ") && l.contains('[') && l.contains("ETA")),
+        "no copy bar with ETA on the terminal:\n{screen:?}"
+    );
+
     // The same commands into pipes: results only, not a byte of drawing.
     let piped = c.ok([
         OsString::from("backup"),
