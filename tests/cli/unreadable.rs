@@ -75,7 +75,14 @@ fn unreadable_file_and_folder_are_named_skipped_and_the_snapshot_is_partial() {
         let named = run
             .stderr
             .lines()
-            .any(|l| l.starts_with("warning: ") && l.contains(&*p.to_string_lossy()));
+            // With --json, warnings are JSON lines (README, "Progress").
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|w| {
+                w["message_type"] == "warning"
+                    && w["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(&*p.to_string_lossy()))
+            });
         assert!(
             named,
             "{described}: no warning names {}:\n{}",
