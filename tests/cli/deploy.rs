@@ -296,6 +296,11 @@ fn crontab_lines_are_crons() {
             fields[5], "coffer",
             "/etc/cron.d lines name the user: {line}"
         );
+        // cron turns an unescaped % of the command into a newline.
+        assert!(
+            !line.replace("\\%", "").contains('%'),
+            "unescaped % in: {line}"
+        );
         let script = fields[6..]
             .iter()
             .find_map(|w| w.strip_prefix("/usr/local/lib/coffer/"))
