@@ -3,7 +3,7 @@
 
 use crate::args::Global;
 use crate::args_forget::ForgetArgs;
-use crate::{cmd_snapshots, exit, open, output, when};
+use crate::{cmd_snapshots, exit, forget_tiers, open, output, when};
 use anyhow::{Result, bail};
 use coffer_store::progress::NoProgress;
 use coffer_store::retention::{self, Count, ForgetOptions, GroupBy, Policy, Span};
@@ -75,8 +75,17 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
     if !a.snapshots.is_empty() && !opts.policy.is_empty() {
         bail!("give either snapshot ids or --keep-* rules, not both");
     }
-    if a.snapshots.is_empty() && opts.policy.is_empty() {
-        bail!("nothing to forget: give snapshot ids or at least one --keep-* rule (see --help)");
+    // No ids and no rule on the command line: the profile's tiers decide.
+    let tiers = if a.snapshots.is_empty() && opts.policy.is_empty() {
+        forget_tiers::from_profile(g.selected.as_ref())?
+    } else {
+        Vec::new()
+    };
+    if a.snapshots.is_empty() && opts.policy.is_empty() && tiers.is_empty() {
+        bail!(
+            "nothing to forget: give snapshot ids or at least one --keep-* rule, or use a \
+             --profile with retention tiers (see --help)"
+        );
     }
     let repo = open::repository(g)?;
     let now = coffer_store::repo::unix_ns(SystemTime::now());
@@ -112,7 +121,11 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::OK));
     }
 
-    let plan = retention::plan(snaps, &opts, now);
+    let plan = if tiers.is_empty() {
+        retention::plan(snaps, &opts, now)
+    } else {
+        retention::tiers::plan_tiers(snaps, &tiers, &opts, now)?
+    };
     let gone: Vec<_> = plan.forgotten().map(|s| s.id).collect();
     // Before anything is deleted: the cost counts every snapshot of the
     // repository, filtered out or not, as a user of the blobs.

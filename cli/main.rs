@@ -30,6 +30,7 @@ mod cmd_snapshots;
 mod config;
 mod du_html;
 mod exit;
+mod forget_tiers;
 mod metrics;
 mod open;
 mod output;

@@ -22,8 +22,8 @@ coffer pg backup --dbname "$database" --documents "$documents" --exclude '*/temp
     --skip-if-unchanged --tag "tenant=$tenant" || status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 3 ] || exit "$status"
 
-coffer forget --tag "tenant=$tenant" --group-by host,tags \
-    --keep-daily 30 --keep-weekly 8 --keep-monthly 12 --keep-yearly 3
+# The profile's retention tiers decide (tenant=basic: 30 days; others ten years).
+coffer forget --tag "tenant=$tenant" --group-by host,tags
 
 # Day of the week 1..7: in a week every pack has been downloaded and verified once.
 coffer check --read-data-subset "$(date +%u)/7"

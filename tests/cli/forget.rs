@@ -179,3 +179,75 @@ fn dry_run_cost_counts_only_what_the_forgotten_snapshots_use(kind: RepoKind) {
         table.stdout_str()
     );
 }
+
+/// With no `--keep-*` rule, `--profile`'s retention tiers decide: each tenant
+/// by its plan, `*` for the rest; a snapshot of two tiers is refused.
+#[test]
+fn profile_tiers_keep_each_tenant_by_its_plan() {
+    let c = Coffer::init();
+    for d in 1..=10 {
+        let day = format!("2026-03-{d:02}T02:00:00Z");
+        backup_on(&c, &day, &["tenant=basic"]);
+        backup_on(&c, &day, &["tenant=premium"]);
+        backup_on(&c, &day, &["env=test"]);
+    }
+    let config = c.path("tiers.toml");
+    std::fs::write(
+        &config,
+        "[profile.p.retention.\"tenant=basic\"]\nkeep-daily = 2\n\
+         [profile.p.retention.\"tenant=premium\"]\nkeep-daily = 5\n\
+         [profile.p.retention.\"*\"]\nkeep-last = 1\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let with_profile = |extra: &[&str]| {
+        let mut cmd = c.command();
+        cmd.args(["--config", cfg, "--profile", "p", "--json", "forget"])
+            .args(["--group-by", "host,tags"])
+            .args(extra);
+        crate::harness::Run::capture(cmd)
+    };
+    let dry = with_profile(&["--dry-run"]);
+    dry.assert_code(0);
+    let plan = dry.json();
+    let kept = |tag: &str| {
+        plan["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["snapshots"].as_array().unwrap())
+            .filter(|s| s["keep"] == true && s["tags"][0] == tag)
+            .count()
+    };
+    assert_eq!(kept("tenant=basic"), 2, "{plan}");
+    assert_eq!(kept("tenant=premium"), 5, "{plan}");
+    assert_eq!(kept("env=test"), 1, "{plan}");
+    assert_eq!(plan["forgotten"], 8 + 5 + 9);
+    assert_eq!(c.snapshots().len(), 30, "a dry run forgets nothing");
+
+    with_profile(&[]).assert_code(0);
+    let left = c.snapshots();
+    assert_eq!(left.len(), 8);
+    // The newest basic snapshot is kept by its tier's rule, and says so.
+    let again = with_profile(&["--dry-run"]).json();
+    let reasons: Vec<String> = again["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["snapshots"].as_array().unwrap())
+        .filter(|s| s["tags"][0] == "tenant=basic")
+        .flat_map(|s| s["reasons"].as_array().unwrap().clone())
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons.iter().all(|r| r == "tier tenant=basic: daily"),
+        "{reasons:?}"
+    );
+
+    backup_on(
+        &c,
+        "2026-03-11T02:00:00Z",
+        &["tenant=basic", "tenant=premium"],
+    );
+    with_profile(&["--dry-run"]).assert_error(1, &["several retention tiers"]);
+}

@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod span;
+pub mod tiers;
 
 use crate::error::{Error, Result};
 use crate::format::layout;

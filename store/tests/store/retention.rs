@@ -190,3 +190,117 @@ fn calendar_buckets_follow_the_time_zone() {
     assert_eq!(keep(TimeZone::UTC), 0);
     assert_eq!(keep(TimeZone::get("Europe/Zurich").unwrap()), 1);
 }
+
+fn daily(n: u32) -> Policy {
+    Policy {
+        daily: Count::Newest(n),
+        ..Policy::default()
+    }
+}
+
+/// Forty nightly snapshots for each of two tenants and one untagged.
+fn two_tenants() -> Vec<SnapshotEntry> {
+    let mut out = Vec::new();
+    for day in 0..40i64 {
+        let t = ns("2026-01-01", "02:00:00") + day * 86_400_000_000_000;
+        out.push(snapshot(out.len(), t, vec!["tenant=basic".into()]));
+        out.push(snapshot(out.len(), t, vec!["tenant=premium".into()]));
+        out.push(snapshot(out.len(), t, vec![]));
+    }
+    out
+}
+
+fn tier(selector: &str, policy: Policy) -> retention::tiers::Tier {
+    retention::tiers::Tier {
+        selector: selector.into(),
+        policy,
+    }
+}
+
+fn base() -> ForgetOptions {
+    ForgetOptions {
+        policy: Policy::default(),
+        group_by: GroupBy::parse("host,paths").unwrap(),
+        tz: TimeZone::UTC,
+        insurance_min_age_ns: 0,
+    }
+}
+
+fn kept_with_tag(plan: &retention::ForgetPlan, tag: Option<&str>) -> usize {
+    plan.groups
+        .iter()
+        .flat_map(|g| &g.snapshots)
+        .filter(|v| v.keep)
+        .filter(|v| match tag {
+            Some(t) => v.entry.snapshot.tags.iter().any(|x| x == t),
+            None => v.entry.snapshot.tags.is_empty(),
+        })
+        .count()
+}
+
+#[test]
+fn each_tier_keeps_by_its_own_policy_and_untiered_snapshots_stay() {
+    let tiers = [
+        tier("tenant=basic", daily(7)),
+        tier("tenant=premium", daily(30)),
+    ];
+    let now = ns("2026-03-01", "00:00:00");
+    let plan = retention::tiers::plan_tiers(two_tenants(), &tiers, &base(), now).unwrap();
+    assert_eq!(kept_with_tag(&plan, Some("tenant=basic")), 7);
+    assert_eq!(kept_with_tag(&plan, Some("tenant=premium")), 30);
+    // No tier and no `*`: all 40 untagged snapshots are kept, and why.
+    assert_eq!(kept_with_tag(&plan, None), 40);
+    let untagged = plan
+        .groups
+        .iter()
+        .flat_map(|g| &g.snapshots)
+        .find(|v| v.entry.snapshot.tags.is_empty())
+        .unwrap();
+    assert_eq!(untagged.reasons, [retention::tiers::UNTIERED_REASON]);
+    let basic = plan
+        .groups
+        .iter()
+        .flat_map(|g| &g.snapshots)
+        .find(|v| v.keep && v.entry.snapshot.tags == ["tenant=basic"])
+        .unwrap();
+    assert!(
+        basic.reasons[0].starts_with("tier tenant=basic: "),
+        "{:?}",
+        basic.reasons
+    );
+    assert_eq!(plan.forgotten().count(), 33 + 10);
+}
+
+#[test]
+fn the_catch_all_tier_takes_what_no_other_claims() {
+    let tiers = [tier("tenant=basic", daily(7)), tier("*", daily(3))];
+    let now = ns("2026-03-01", "00:00:00");
+    let plan = retention::tiers::plan_tiers(two_tenants(), &tiers, &base(), now).unwrap();
+    assert_eq!(kept_with_tag(&plan, Some("tenant=basic")), 7);
+    // premium and untagged fall to the catch-all; with the same host and
+    // paths they form one group, so three days are kept between them.
+    assert_eq!(
+        kept_with_tag(&plan, Some("tenant=premium")) + kept_with_tag(&plan, None),
+        3
+    );
+}
+
+#[test]
+fn a_snapshot_of_two_tiers_and_an_empty_tier_are_refused() {
+    let mut snaps = two_tenants();
+    snaps[0].snapshot.tags.push("tenant=premium".into());
+    let tiers = [
+        tier("tenant=basic", daily(7)),
+        tier("tenant=premium", daily(30)),
+    ];
+    let err = retention::tiers::plan_tiers(snaps, &tiers, &base(), 0).unwrap_err();
+    assert!(err.to_string().contains("several retention tiers"), "{err}");
+    let err = retention::tiers::plan_tiers(
+        two_tenants(),
+        &[tier("tenant=basic", Policy::default())],
+        &base(),
+        0,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no keep-* rule"), "{err}");
+}
