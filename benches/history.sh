@@ -2,7 +2,7 @@
 # Point-in-time reads on ten years of nightly snapshots, and coffer against
 # restic 0.14 on the same data at a smaller number of nights.
 #
-#   benches/history.sh [--days 3650] [--files 100000] [--restic-days 30] [--runs 5] [--no-s3]
+#   benches/history.sh [--days 3650] [--files 100000] [--restic-days 30] [--runs 5] [--cold-runs 3] [--no-s3]
 #
 # 1. coffer-sim writes a repository of DAYS back-dated nightly snapshots of an
 #    ERP document tree of FILES files (sim/, deterministic from its seed)
@@ -28,6 +28,8 @@ days=3650
 files=100000
 restic_days=30
 runs=5
+# A cold read of the long history takes tens of seconds against moto.
+cold_runs=3
 s3=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
         --files) files=${2:?}; shift 2 ;;
         --restic-days) restic_days=${2:?}; shift 2 ;;
         --runs) runs=${2:?}; shift 2 ;;
+        --cold-runs) cold_runs=${2:?}; shift 2 ;;
         --no-s3) s3=0; shift ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
@@ -46,7 +49,7 @@ cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 work=$target/bench-history
 mkdir -p "$work"
-cargo build --release --quiet --bin coffer --bin coffer-sim
+cargo build --release --quiet --bin coffer && cargo build --release --quiet -p coffer-sim
 coffer=$target/release/coffer
 sim=$target/release/coffer-sim
 command -v restic >/dev/null || die "restic not found (run: bash .ci/install)"
@@ -57,7 +60,7 @@ if [ "$s3" = 1 ]; then
 fi
 
 pw=$work/password
-echo "bench-history" > "$pw"
+[ -f "$pw" ] || echo "bench-history" > "$pw"
 export COFFER_PASSWORD_FILE=$pw RESTIC_PASSWORD_FILE=$pw
 plan=(--days "$days" --files "$files")
 
@@ -114,12 +117,12 @@ versions=$("${C[@]}" log --json "$contract" | python3 -c 'import json,sys; print
 
 if [ "$s3" = 1 ]; then
     s3_repo=s3://$bucket/bench-history-$days-$files
-    if ! "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" --no-cache snapshots --json >/dev/null 2>&1; then
+    if ! "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" --no-cache key list >/dev/null 2>&1; then
         say "generating the same history on $s3_repo"
         "$sim" generate --repo "$s3_repo" --s3-endpoint "$endpoint" --password-file "$pw" "${plan[@]}"
     fi
     cold=$work/cache-cold
-    PREPARE="rm -rf $cold" timed cat_cold_s3 "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" \
+    runs=$cold_runs PREPARE="rm -rf $cold" timed cat_cold_s3 "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" \
         --cache-dir "$cold" cat --as-of "$as_of" "$invoice"
     timed cat_warm_s3 "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" \
         --cache-dir "$cold" cat --as-of "$as_of" "$invoice"
@@ -164,7 +167,7 @@ timed small_log_coffer "${B[@]}" log "$contract"
 if [ "$s3" = 1 ]; then
     s3_small=bench-history-backup-$n-$files
     s3_restic=bench-history-restic-$n-$files
-    if ! "$coffer" --repo "s3://$bucket/$s3_small" --s3-endpoint "$endpoint" --no-cache snapshots >/dev/null 2>&1; then
+    if ! "$coffer" --repo "s3://$bucket/$s3_small" --s3-endpoint "$endpoint" --no-cache key list >/dev/null 2>&1; then
         python3 - "$crepo" "$bucket" "$s3_small" "$rrepo" "$s3_restic" "$endpoint" <<'EOF'
 import os, sys, boto3
 src, bucket, prefix, rsrc, rprefix, endpoint = sys.argv[1:]

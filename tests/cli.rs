@@ -84,3 +84,9 @@ mod du;
 // Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
 #[path = "cli/operations.rs"]
 mod operations;
+// Ten years of nights from coffer-sim: log and find against the generator's plan.
+#[path = "cli/ten_years.rs"]
+mod ten_years;
+// Restore of a subset: never through a symlink, never `..`; what is skipped is said.
+#[path = "cli/restore_subset.rs"]
+mod restore_subset;
