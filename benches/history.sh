@@ -2,7 +2,7 @@
 # Point-in-time reads on ten years of nightly snapshots, and coffer against
 # restic 0.14 on the same data at a smaller number of nights.
 #
-#   benches/history.sh [--days 3650] [--files 100000] [--restic-days 30] [--runs 5] [--cold-runs 3] [--no-s3]
+#   benches/history.sh [--days 3650] [--files 100000] [--restic-days 30] [--runs 5] [--cold-runs 3] [--no-s3] [--no-build]
 #
 # 1. coffer-sim writes a repository of DAYS back-dated nightly snapshots of an
 #    ERP document tree of FILES files (sim/, deterministic from its seed)
@@ -31,6 +31,7 @@ runs=5
 # A cold read of the long history takes tens of seconds against moto.
 cold_runs=3
 s3=1
+build=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --days) days=${2:?}; shift 2 ;;
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
         --runs) runs=${2:?}; shift 2 ;;
         --cold-runs) cold_runs=${2:?}; shift 2 ;;
         --no-s3) s3=0; shift ;;
+        --no-build) build=0; shift ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -49,7 +51,9 @@ cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 work=$target/bench-history
 mkdir -p "$work"
-cargo build --release --quiet --bin coffer && cargo build --release --quiet -p coffer-sim
+if [ "$build" = 1 ]; then
+    cargo build --release --quiet --bin coffer && cargo build --release --quiet -p coffer-sim
+fi
 coffer=$target/release/coffer
 sim=$target/release/coffer-sim
 command -v restic >/dev/null || die "restic not found (run: bash .ci/install)"
