@@ -11,6 +11,13 @@ use std::process::ExitCode;
 
 pub fn run(g: &Global, a: RestoreArgs) -> Result<ExitCode> {
     let (spec, subpath) = target(&a.when, a.snapshot.as_deref(), None)?;
+    // Paths inside a snapshot never hold `..`: such a pattern can only be a
+    // mistake or an attempt to reach outside the target.
+    if let Some(p) = a.includes.iter().find(|p| p.split('/').any(|c| c == "..")) {
+        anyhow::bail!(
+            "--include {p:?}: `..` cannot appear in a path inside a snapshot; name it from the snapshot root"
+        );
+    }
     let include = if a.includes.is_empty() {
         None
     } else {

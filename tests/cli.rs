@@ -96,3 +96,9 @@ mod runbook;
 // deploy/ where it cannot run: Kubernetes YAML, systemd-analyze verify, crontab, every coffer line run.
 #[path = "cli/deploy.rs"]
 mod deploy;
+// Ten years of nights from coffer-sim: log and find against the generator's plan.
+#[path = "cli/ten_years.rs"]
+mod ten_years;
+// Restore of a subset: never through a symlink, never `..`; what is skipped is said.
+#[path = "cli/restore_subset.rs"]
+mod restore_subset;

@@ -252,7 +252,11 @@ pub fn restore(
         r.dir(root, target, "", r.include.is_none())?;
         return Ok(r.report);
     }
-    match crate::tree::resolve_path(repo, root, opts.subpath)? {
+    let Some(found) = resolve_subpath(repo, root, opts.subpath, &mut r)? else {
+        // A symlink on the way: reported, nothing below it is followed.
+        return Ok(r.report);
+    };
+    match found {
         Some(Node {
             kind: NodeKind::Dir { tree },
             ..
@@ -275,6 +279,51 @@ pub fn restore(
         }
     }
     Ok(r.report)
+}
+
+/// The node at `subpath`, refusing `..` (a path inside a snapshot never needs
+/// one) and never following a symlink of the snapshot: `None` when one is on
+/// the way (and reported as skipped), `Some(None)` when the path is not there.
+fn resolve_subpath(
+    repo: &Repository,
+    root: &BlobId,
+    subpath: &str,
+    r: &mut Restorer<'_>,
+) -> Result<Option<Option<Node>>> {
+    let parts: Vec<&str> = subpath
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(Error::InvalidInput(format!(
+            "{subpath}: `..` cannot appear in a path inside a snapshot; name it from the snapshot root"
+        )));
+    }
+    let mut tree = *root;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(node) = crate::tree::lookup_child(repo, &tree, part.as_bytes())? else {
+            return Ok(Some(None));
+        };
+        if i + 1 == parts.len() {
+            return Ok(Some(Some(node)));
+        }
+        match &node.kind {
+            NodeKind::Dir { tree: t } => tree = *t,
+            NodeKind::Symlink { target } => {
+                let at = parts[..=i].join("/");
+                r.skip(
+                    subpath.to_string(),
+                    &format!(
+                        "{at} is a symlink in the snapshot (to {}); restore does not follow it",
+                        String::from_utf8_lossy(target)
+                    ),
+                );
+                return Ok(None);
+            }
+            NodeKind::File { .. } => return Ok(Some(None)),
+        }
+    }
+    Ok(Some(None))
 }
 
 /// One restore run: where it reads from, what it keeps, what it did.

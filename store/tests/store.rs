@@ -68,3 +68,6 @@ mod usage;
 // found and named by check, healthy files still readable, repair recovers.
 #[path = "store/corruption.rs"]
 mod corruption;
+// A cold point-in-time read: the path's trees and the file's chunks, by ranges.
+#[path = "store/point_in_time_reads.rs"]
+mod point_in_time_reads;

@@ -2,10 +2,11 @@
 
 use crate::error::Result;
 use crate::format::snapshot::SnapshotEntry;
+use crate::format::tree::TreeBlob;
 use crate::format::tree::{Node, NodeKind};
 use crate::id::BlobId;
 use crate::repo::Repository;
-use crate::tree::dir_entries;
+use crate::tree::prefetch_trees;
 use globset::GlobSet;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,30 +71,58 @@ struct Walker<'a> {
     repo: &'a Repository,
     whole: &'a GlobSet,
     base: &'a GlobSet,
-    /// (tree, path of the folder) -> matches below it: the same tree at the
-    /// same place gives the same answer, whichever snapshot it is in.
+    /// (tree piece, path of its folder) -> matches below it: the same piece
+    /// at the same place gives the same answer, whichever snapshot it is in.
     memo: HashMap<(BlobId, String), Found>,
 }
 
 impl Walker<'_> {
     fn dir(&mut self, tree: &BlobId, prefix: &str) -> Result<Found> {
-        let key = (*tree, prefix.to_string());
+        self.piece(tree, prefix)
+    }
+
+    /// The matches below one piece of a folder's tree. Memoized per piece,
+    /// not per folder: a new invoice rewrites one leaf of a 100,000-entry
+    /// folder, and the next night's walk reads that leaf alone.
+    fn piece(&mut self, blob: &BlobId, prefix: &str) -> Result<Found> {
+        let key = (*blob, prefix.to_string());
         if let Some(hit) = self.memo.get(&key) {
             return Ok(Arc::clone(hit));
         }
         let mut found = Vec::new();
-        for node in dir_entries(self.repo, tree)? {
-            let name = node.name_lossy();
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            if self.base.is_match(&name) || self.whole.is_match(&path) {
-                found.push((path.clone(), node.clone()));
+        match &*self.repo.read_tree(blob)? {
+            TreeBlob::DirInner(refs) => {
+                let unseen: Vec<BlobId> = refs
+                    .iter()
+                    .map(|r| r.blob)
+                    .filter(|b| !self.memo.contains_key(&(*b, prefix.to_string())))
+                    .collect();
+                prefetch_trees(self.repo, &unseen)?;
+                for r in refs {
+                    found.extend(self.piece(&r.blob, prefix)?.iter().cloned());
+                }
             }
-            if let NodeKind::Dir { tree: sub } = &node.kind {
-                found.extend(self.dir(sub, &path)?.iter().cloned());
+            TreeBlob::DirLeaf(nodes) => {
+                for node in nodes {
+                    let name = node.name_lossy();
+                    let path = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}/{name}")
+                    };
+                    if self.base.is_match(&name) || self.whole.is_match(&path) {
+                        found.push((path.clone(), node.clone()));
+                    }
+                    if let NodeKind::Dir { tree: sub } = &node.kind {
+                        found.extend(self.dir(sub, &path)?.iter().cloned());
+                    }
+                }
+            }
+            _ => {
+                return Err(crate::error::Error::corrupt(
+                    format!("tree {}", blob.short()),
+                    "is not a directory",
+                ));
             }
         }
         let found = Arc::new(found);
