@@ -68,3 +68,7 @@ mod usage;
 // found and named by check, healthy files still readable, repair recovers.
 #[path = "store/corruption.rs"]
 mod corruption;
+// Prune: frees what nothing uses, two-phase safety, faults at every step,
+// backups and prunes side by side.
+#[path = "store/prune.rs"]
+mod prune;

@@ -170,6 +170,9 @@ fn plan_locked(
     // Marking starts with this listing: execute compares against it.
     let mark_started = SystemTime::now();
     let snapshots = repo.snapshots()?;
+    // Index files listed after the snapshots: every blob a listed snapshot
+    // references is then known (writers store the index first).
+    repo.resync_index()?;
     let live = mark::mark(repo, &snapshots, progress)?;
     let index_files = plan::load_index_files(repo)?;
     let listing = plan::pack_listing(repo)?;

@@ -53,13 +53,20 @@ pub fn write_record(repo: &Repository, record: &CondemnedRecord) -> Result<Conde
 }
 
 /// Makes the repository's writers store again any blob whose indexed copy is
-/// in a condemned pack. Called by every writer right after taking its lock.
+/// in a condemned pack, then brings the index cache up to date. Called by
+/// every writer right after taking its lock.
+///
+/// The order matters: a record read here keeps its packs avoided; a record
+/// already gone was finished, its index files deleted first, so the sync that
+/// follows drops every cached location in the packs it deleted (a process
+/// that keeps a repository open across backups would otherwise reuse them).
 pub fn avoid_condemned(repo: &Repository) -> Result<()> {
     let packs: HashSet<PackId> = pending(repo)?
         .into_iter()
         .flat_map(|p| p.record.packs)
         .collect();
     repo.avoid_packs(packs);
+    repo.resync_index()?;
     Ok(())
 }
 
