@@ -48,8 +48,8 @@ fn stream(seed: &str, kib: usize) -> Arc<[u8]> {
     Arc::from(random_bytes(seed, kib << 10))
 }
 
-fn count(repo: &Repository, prefix: &str) -> usize {
-    repo.backend().list(prefix).unwrap().len()
+fn count(repo: &Repository, prefix: &str) -> u64 {
+    repo.backend().list(prefix).unwrap().len() as u64
 }
 
 /// Four snapshots of distinct data plus a shared part; the first two forgotten.
@@ -86,11 +86,11 @@ fn prune_frees_what_no_snapshot_uses_and_every_snapshot_still_restores() {
         .expect("zero grace: phase 2 in the same run");
     assert_eq!(second.report.records_finished, 1);
     // Exactly the packs phase 1 condemned are gone, nothing else.
-    let condemned = out.report.packs_condemned as usize;
-    assert_eq!(second.report.packs_deleted as usize, condemned);
+    let condemned = out.report.packs_condemned;
+    assert_eq!(second.report.packs_deleted, condemned);
     assert_eq!(
         count(&repo, "data"),
-        packs_before - condemned + out.report.packs_written as usize
+        packs_before - condemned + out.report.packs_written
     );
     assert_eq!(count(&repo, "condemned"), 0);
     assert_eq!(count(&repo, "locks"), 0);
