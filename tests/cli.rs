@@ -84,3 +84,6 @@ mod du;
 // Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
 #[path = "cli/operations.rs"]
 mod operations;
+// `prune`, `forget --prune`, `locks`, `unlock`: frees, repacks, killed at every step, stale locks.
+#[path = "cli/prune.rs"]
+mod prune;
