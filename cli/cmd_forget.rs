@@ -96,7 +96,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         if !a.dry_run {
             retention::execute(&repo, &chosen.iter().map(|s| s.id).collect::<Vec<_>>())?;
         }
-        let pruned = then_prune(g, &repo, &a)?;
+        let pruned = then_prune(g, &repo, &a, chosen.iter().map(|s| s.id).collect())?;
         if g.json {
             let removed: Vec<_> = chosen.iter().map(cmd_snapshots::to_json).collect();
             let mut doc = serde_json::json!({ "dry_run": a.dry_run, "removed": removed });
@@ -135,7 +135,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
     if !a.dry_run {
         retention::execute(&repo, &gone)?;
     }
-    let pruned = then_prune(g, &repo, &a)?;
+    let pruned = then_prune(g, &repo, &a, gone.clone())?;
     if g.json {
         let groups: Vec<_> = plan
             .groups
@@ -264,11 +264,16 @@ fn then_prune(
     g: &Global,
     repo: &coffer_store::Repository,
     a: &ForgetArgs,
+    forgotten: Vec<coffer_store::id::SnapshotId>,
 ) -> Result<Option<(serde_json::Value, String)>> {
     if !a.prune {
         return Ok(None);
     }
-    let opts = crate::cmd_prune::options(&a.prune_flags)?;
+    let mut opts = crate::cmd_prune::options(&a.prune_flags)?;
+    if a.dry_run {
+        // Nothing was forgotten: plan as if it had been.
+        opts.assume_forgotten = forgotten;
+    }
     crate::cmd_prune::prune_and_render(g, repo, &opts, a.dry_run).map(Some)
 }
 

@@ -57,6 +57,7 @@ pub fn options(f: &PruneFlags) -> Result<PruneOptions> {
         clock_margin: duration("clock-margin", &f.clock_margin)?,
         lock: LockOptions::default(),
         fault,
+        assume_forgotten: Vec::new(),
     })
 }
 

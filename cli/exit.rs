@@ -58,6 +58,14 @@ fn hint(e: &Error) -> Option<&'static str> {
              (--s3-endpoint / AWS_ENDPOINT, --s3-region / AWS_REGION)"
         }
         Error::Backend {
+            operation: coffer_store::Operation::Read,
+            failure: StorageFailure::Refused,
+            object,
+            ..
+        } if object.starts_with("data/") => {
+            "a pack gone while this ran was most likely deleted by a prune: run it again (it then reads the current index); if it stays, run `coffer check`"
+        }
+        Error::Backend {
             failure: StorageFailure::Denied,
             ..
         } => {

@@ -58,6 +58,9 @@ pub struct PruneOptions {
     pub lock: LockOptions,
     /// Test hook: fail (or abort the process) at one step of execute.
     pub fault: Option<Fault>,
+    /// Snapshots a plan treats as already forgotten (`forget --prune
+    /// --dry-run` shows what prune would do after the forget).
+    pub assume_forgotten: Vec<crate::id::SnapshotId>,
 }
 
 impl Default for PruneOptions {
@@ -68,6 +71,7 @@ impl Default for PruneOptions {
             clock_margin: Duration::from_secs(5 * 60),
             lock: LockOptions::default(),
             fault: None,
+            assume_forgotten: Vec::new(),
         }
     }
 }
@@ -169,7 +173,8 @@ fn plan_locked(
     let (eligible, waiting) = plan::eligible(&pending, &locks, opts, now);
     // Marking starts with this listing: execute compares against it.
     let mark_started = SystemTime::now();
-    let snapshots = repo.snapshots()?;
+    let mut snapshots = repo.snapshots()?;
+    snapshots.retain(|s| !opts.assume_forgotten.contains(&s.id));
     // Index files listed after the snapshots: every blob a listed snapshot
     // references is then known (writers store the index first).
     repo.resync_index()?;

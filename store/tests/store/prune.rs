@@ -274,3 +274,31 @@ fn concurrent_round() {
     assert_clean(&repo);
     assert_eq!(count(&repo, "locks"), 0);
 }
+
+#[test]
+fn a_reader_with_an_old_cache_gets_a_clear_error_and_a_resync_forgets_deleted_entries() {
+    let store = shared_store();
+    let repo = small_pack_repo(&store);
+    let data = stream("old", 600);
+    let old = backup_stream(&repo, "db/erp.sql", &data, 0);
+    backup_stream(&repo, "db/erp.sql", &stream("new", 300), 10);
+    let reader = open(&store);
+    reader.index().unwrap();
+    let tree = old.snapshot.root;
+    assert!(reader.index().unwrap().contains(&tree).unwrap());
+    retention::execute(&repo, &[old.snapshot_id]).unwrap();
+    let out = prune::run(&open(&store), &now_opts(), &NoProgress).unwrap();
+    assert!(out.bytes_deleted() > 0);
+
+    // The reader's cache still places the root tree in a deleted pack.
+    let loc = reader.index().unwrap().lookup(&tree).unwrap().unwrap();
+    let err = reader.read_blob(&tree).unwrap_err().to_string();
+    assert!(
+        err.contains("reading data/") && err.contains(&loc.pack.to_hex()),
+        "{err}"
+    );
+    // Its index file is gone, so a sync rebuilds the cache without it.
+    let sync = reader.resync_index().unwrap();
+    assert!(sync.rebuilt);
+    assert!(!reader.index().unwrap().contains(&tree).unwrap());
+}
