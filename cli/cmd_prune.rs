@@ -42,6 +42,37 @@ fn share(s: &str) -> Result<f64> {
     }
 }
 
+/// The store serializes ids as their 32 bytes; scripts want the 64 hex
+/// digits they see everywhere else. Every array of exactly 32 small integers
+/// in these documents is an id.
+fn hex_ids(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Array(items) => {
+            let bytes: Option<[u8; 32]> = (items.len() == 32)
+                .then(|| {
+                    items
+                        .iter()
+                        .map(|i| i.as_u64().and_then(|n| u8::try_from(n).ok()))
+                        .collect::<Option<Vec<u8>>>()
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                })
+                .flatten();
+            match bytes {
+                Some(b) => *v = coffer_store::id::PackId(b).to_hex().into(),
+                None => items.iter_mut().for_each(hex_ids),
+            }
+        }
+        serde_json::Value::Object(m) => m.values_mut().for_each(hex_ids),
+        _ => {}
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(value)?;
+    hex_ids(&mut v);
+    Ok(v)
+}
+
 pub fn options(f: &PruneFlags) -> Result<PruneOptions> {
     // Test hook for crash tests: COFFER_TEST_PRUNE_FAULT=<step>[:abort].
     let fault = std::env::var("COFFER_TEST_PRUNE_FAULT").ok().map(|v| {
@@ -96,7 +127,7 @@ pub fn prune_and_render(
     }
     let bytes = outcome.bytes_deleted();
     text.push_str(&format!("freed {}\n", output::bytes(bytes)));
-    let mut doc = serde_json::to_value(&outcome)?;
+    let mut doc = to_json(&outcome)?;
     doc["dry_run"] = false.into();
     doc["bytes_deleted"] = bytes.into();
     Ok((doc, text))
@@ -177,7 +208,7 @@ pub fn locks(g: &Global, _a: LocksArgs) -> Result<ExitCode> {
     let repo = open::repository(g)?;
     let list = lock::list(&repo, SystemTime::now(), &LockOptions::default())?;
     if g.json {
-        output::json(&list)?;
+        output::json(&to_json(&list)?)?;
         return Ok(ExitCode::from(exit::OK));
     }
     let rows: Vec<Vec<String>> = list
@@ -222,7 +253,7 @@ pub fn unlock(g: &Global, a: UnlockArgs) -> Result<ExitCode> {
         a.remove_all,
     )?;
     if g.json {
-        output::json(&serde_json::json!({ "removed": removed }))?;
+        output::json(&serde_json::json!({ "removed": to_json(&removed)? }))?;
     } else if !g.quiet {
         for l in &removed {
             println!(
