@@ -147,6 +147,12 @@ pub enum Command {
     Config(crate::args_ops::ConfigArgs),
     /// Rebuild the index from packs, or rewrite snapshots that lost data
     Repair(crate::args_repair::RepairArgs),
+    /// Delete data no snapshot uses (two phases, safe while backups run)
+    Prune(crate::args_prune::PruneArgs),
+    /// List the repository's locks, with their age and whether they are stale
+    Locks(crate::args_prune::LocksArgs),
+    /// Remove stale locks (all locks with --remove-all)
+    Unlock(crate::args_prune::UnlockArgs),
 }
 
 #[derive(Args, Debug)]

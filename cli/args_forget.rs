@@ -68,6 +68,11 @@ pub struct ForgetArgs {
     /// With --cost: price of storage, to say the money freed per month
     #[arg(long, value_name = "PRICE", requires = "cost")]
     pub price_per_gb_month: Option<f64>,
+    /// Then prune: delete the data no remaining snapshot uses
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub prune_flags: crate::args_prune::PruneFlags,
     #[command(flatten)]
     pub filter: Filter,
 }

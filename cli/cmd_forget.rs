@@ -106,9 +106,14 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         if !a.dry_run {
             retention::execute(&repo, &chosen.iter().map(|s| s.id).collect::<Vec<_>>())?;
         }
+        let pruned = then_prune(g, &repo, &a, chosen.iter().map(|s| s.id).collect())?;
         if g.json {
             let removed: Vec<_> = chosen.iter().map(cmd_snapshots::to_json).collect();
-            output::json(&serde_json::json!({ "dry_run": a.dry_run, "removed": removed }))?;
+            let mut doc = serde_json::json!({ "dry_run": a.dry_run, "removed": removed });
+            if let Some((p, _)) = pruned {
+                doc["prune"] = p;
+            }
+            output::json(&doc)?;
         } else if !g.quiet {
             for s in &chosen {
                 println!(
@@ -116,6 +121,9 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
                     if a.dry_run { "would forget" } else { "forgot" },
                     s.id.short()
                 );
+            }
+            if let Some((_, text)) = pruned {
+                print!("{text}");
             }
         }
         return Ok(ExitCode::from(exit::OK));
@@ -144,6 +152,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         crate::metrics::after_forget(g, &plan.groups, secs, executed.is_ok());
         executed?;
     }
+    let pruned = then_prune(g, &repo, &a, gone.clone())?;
     if g.json {
         let groups: Vec<_> = plan
             .groups
@@ -172,6 +181,9 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
             if let Some(price) = a.price_per_gb_month {
                 doc["cost"]["freed_per_month"] = per_month(c, price).into();
             }
+        }
+        if let Some((p, _)) = pruned {
+            doc["prune"] = p;
         }
         output::json(&doc)?;
         return Ok(ExitCode::from(exit::OK));
@@ -256,7 +268,30 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let Some((_, text)) = pruned {
+        if !g.quiet {
+            print!("{text}");
+        }
+    }
     Ok(ExitCode::from(exit::OK))
+}
+
+/// `--prune`: a prune after the forget (its plan only, with --dry-run).
+fn then_prune(
+    g: &Global,
+    repo: &coffer_store::Repository,
+    a: &ForgetArgs,
+    forgotten: Vec<coffer_store::id::SnapshotId>,
+) -> Result<Option<(serde_json::Value, String)>> {
+    if !a.prune {
+        return Ok(None);
+    }
+    let mut opts = crate::cmd_prune::options(&a.prune_flags)?;
+    if a.dry_run {
+        // Nothing was forgotten: plan as if it had been.
+        opts.assume_forgotten = forgotten;
+    }
+    crate::cmd_prune::prune_and_render(g, repo, &opts, a.dry_run).map(Some)
 }
 
 /// Money per month the freed bytes cost, priced as `du` prices storage.

@@ -175,6 +175,12 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
     opts.tags = tags;
     opts.excludes = plan.excludes.clone();
     opts.meta = m;
+    // The carried dump's chunks are reused unlooked-up: its snapshot must still exist under the lock.
+    opts.reuses_snapshots = carried_from
+        .as_deref()
+        .and_then(coffer_store::id::SnapshotId::from_hex)
+        .into_iter()
+        .collect();
     let result = backup::backup(repo, sources, &opts, progress);
     // pg_dump has finished with the exported snapshot by now.
     let _ = session.close();

@@ -7,6 +7,7 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 pub const PARTIAL: u8 = 3;
 pub const NO_REPOSITORY: u8 = 10;
+pub const LOCKED: u8 = 11;
 pub const WRONG_PASSWORD: u8 = 12;
 
 /// Prints the error chain once, with a hint where one helps, and picks the code.
@@ -27,6 +28,7 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
             | Error::BucketNotFound { .. },
         ) => NO_REPOSITORY,
         Some(Error::WrongPassword { .. }) => WRONG_PASSWORD,
+        Some(Error::Locked { .. }) => LOCKED,
         _ => FAILURE,
     })
 }
@@ -42,6 +44,10 @@ fn hint(e: &Error) -> Option<&'static str> {
         Error::WrongPassword { .. } => {
             "check COFFER_PASSWORD, --password-file or --password-command"
         }
+        Error::Locked { .. } => {
+            "wait for it to finish; `coffer locks` lists locks, `coffer unlock` removes stale ones"
+        }
+        Error::LockLost { .. } => "run it again; nothing it wrote is lost or damaged",
         Error::UnsupportedVersion { .. } => "use a newer coffer to read this repository",
         Error::Cache { .. } => {
             "the index cache is disposable: free space or delete it, or use --cache-dir / --no-cache"
@@ -50,6 +56,14 @@ fn hint(e: &Error) -> Option<&'static str> {
         Error::BucketNotFound { .. } => {
             "check the bucket name in --repo, and the endpoint and region \
              (--s3-endpoint / AWS_ENDPOINT, --s3-region / AWS_REGION)"
+        }
+        Error::Backend {
+            operation: coffer_store::Operation::Read,
+            failure: StorageFailure::Refused,
+            object,
+            ..
+        } if object.starts_with("data/") => {
+            "a pack gone while this ran was most likely deleted by a prune: run it again (it then reads the current index); if it stays, run `coffer check`"
         }
         Error::Backend {
             failure: StorageFailure::Denied,

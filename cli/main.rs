@@ -10,6 +10,7 @@ mod args_forget;
 mod args_history;
 mod args_ops;
 mod args_pg;
+mod args_prune;
 mod args_repair;
 mod cmd_backup;
 mod cmd_browse;
@@ -24,6 +25,7 @@ mod cmd_key;
 mod cmd_metrics;
 mod cmd_pg;
 mod cmd_pg_restore;
+mod cmd_prune;
 mod cmd_repair;
 mod cmd_restore;
 mod cmd_snapshots;
@@ -74,5 +76,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Metrics(a) => cmd_metrics::run(&cli.global, a),
         C::Config(a) => cmd_config::run(&cli.global, a),
         C::Repair(a) => cmd_repair::run(&cli.global, a),
+        C::Prune(a) => cmd_prune::run(&cli.global, a),
+        C::Locks(a) => cmd_prune::locks(&cli.global, a),
+        C::Unlock(a) => cmd_prune::unlock(&cli.global, a),
     }
 }

@@ -102,3 +102,6 @@ mod ten_years;
 // Restore of a subset: never through a symlink, never `..`; what is skipped is said.
 #[path = "cli/restore_subset.rs"]
 mod restore_subset;
+// `prune`, `forget --prune`, `locks`, `unlock`: frees, repacks, killed at every step, stale locks.
+#[path = "cli/prune.rs"]
+mod prune;

@@ -81,6 +81,21 @@ pub fn copy_snapshots(
             "source and destination are the same repository".into(),
         ));
     }
+    // A writer of the destination like a backup: shared lock, condemned packs avoided.
+    let opts = crate::lock::LockOptions::default();
+    crate::lock::hold(dst, crate::format::lock::LockKind::Backup, &opts, |held| {
+        crate::prune::avoid_condemned(dst)?;
+        copy_locked(src, dst, snapshots, progress, held)
+    })
+}
+
+fn copy_locked(
+    src: &Repository,
+    dst: &Repository,
+    snapshots: &[SnapshotEntry],
+    progress: &dyn Progress,
+    held: &crate::lock::Held<'_>,
+) -> Result<CopyReport> {
     let mut report = CopyReport::default();
     // Originals already in the destination, and where they are there.
     let mut present: HashMap<String, SnapshotId> = dst
@@ -146,6 +161,7 @@ pub fn copy_snapshots(
             meta,
             ..s.clone()
         };
+        held.ensure_held()?;
         let id = dst.save_snapshot(&copy)?;
         present.insert(original, id);
         report.snapshots.push(CopiedSnapshot {

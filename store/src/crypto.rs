@@ -38,6 +38,8 @@ pub enum Domain {
     PackTrailer,
     Blob,
     MasterKey,
+    Lock,
+    Condemned,
 }
 
 impl Domain {
@@ -49,6 +51,8 @@ impl Domain {
             Domain::PackTrailer => b"coffer:pack-trailer",
             Domain::Blob => b"coffer:blob",
             Domain::MasterKey => b"coffer:master-key",
+            Domain::Lock => b"coffer:lock",
+            Domain::Condemned => b"coffer:condemned",
         }
     }
 }

@@ -91,6 +91,22 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// Another run holds a lock this one cannot share (FORMAT.md, "Locks").
+    #[error("the repository is locked: {holder}")]
+    Locked { holder: String },
+
+    /// This run's own lock went unrefreshed long enough for others to call it
+    /// stale (the process was suspended, or the store unreachable): what it
+    /// was about to write could name deleted data, so it stops.
+    #[error(
+        "this run's lock {lock} was not refreshed for {minutes} minutes and may have been taken for stale; nothing more was written"
+    )]
+    LockLost { lock: String, minutes: u64 },
+
+    /// A test asked for a failure at this point (prune's fault injection).
+    #[error("injected failure at prune step {0}")]
+    InjectedFault(String),
+
     #[error("writing the output stream")]
     Output(#[source] std::io::Error),
 }

@@ -63,6 +63,14 @@ define_id!(
     /// A key file: random.
     KeyId
 );
+define_id!(
+    /// A lock object: random (a refresh writes a new one).
+    LockId
+);
+define_id!(
+    /// A condemned record (prune's phase 1): plain BLAKE3 of its stored bytes.
+    CondemnedId
+);
 
 /// Unkeyed BLAKE3 of stored bytes: names for content-addressed objects.
 pub fn content_hash(bytes: &[u8]) -> [u8; 32] {

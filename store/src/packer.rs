@@ -93,7 +93,7 @@ impl<'r> PackWriter<'r> {
     pub fn is_known(&self, id: &BlobId) -> Result<bool> {
         Ok(self.session.contains(id)
             || self.stored_hint.contains(id)
-            || self.repo.index()?.contains(id)?)
+            || self.repo.has_reusable_blob(id)?)
     }
 
     /// Records that a blob is stored (a parent snapshot's folder tree), so an

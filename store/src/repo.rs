@@ -68,6 +68,9 @@ pub struct Repository {
     cache_location: CacheLocation,
     cache: OnceLock<IndexCache>,
     trees: Mutex<HashMap<BlobId, std::sync::Arc<TreeBlob>>>,
+    /// Packs a condemned record names: a writer never deduplicates against a
+    /// blob stored there (FORMAT.md, "Deleting packs and index files").
+    avoided_packs: Mutex<std::collections::HashSet<crate::id::PackId>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -189,6 +192,7 @@ impl Repository {
             cache_location: cache,
             cache: OnceLock::new(),
             trees: Mutex::new(HashMap::new()),
+            avoided_packs: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -239,6 +243,27 @@ impl Repository {
     /// Re-reads the repository's index files into the cache.
     pub fn resync_index(&self) -> Result<SyncReport> {
         self.index()?.sync(&self.backend, &self.key)
+    }
+
+    /// Packs whose blobs a writer must store again rather than reuse: those a
+    /// condemned record names (read after taking the backup lock).
+    pub fn avoid_packs(&self, packs: std::collections::HashSet<crate::id::PackId>) {
+        *self
+            .avoided_packs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = packs;
+    }
+
+    /// Is the blob stored in a pack a writer may reference (not condemned)?
+    pub fn has_reusable_blob(&self, id: &BlobId) -> Result<bool> {
+        let Some(loc) = self.index()?.lookup(id)? else {
+            return Ok(false);
+        };
+        let avoided = self
+            .avoided_packs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(!avoided.contains(&loc.pack))
     }
 
     pub fn lookup(&self, id: &BlobId) -> Result<BlobLocation> {

@@ -71,3 +71,7 @@ mod corruption;
 // A cold point-in-time read: the path's trees and the file's chunks, by ranges.
 #[path = "store/point_in_time_reads.rs"]
 mod point_in_time_reads;
+// Prune: frees what nothing uses, two-phase safety, faults at every step,
+// backups and prunes side by side.
+#[path = "store/prune.rs"]
+mod prune;

@@ -149,7 +149,7 @@ impl Coffer {
         }
     }
 
-    fn backend(&self) -> coffer_store::Result<coffer_store::backend::Backend> {
+    pub fn backend(&self) -> coffer_store::Result<coffer_store::backend::Backend> {
         let opts = coffer_store::backend::StoreOptions {
             s3_endpoint: self.endpoint.clone(),
             ..Default::default()

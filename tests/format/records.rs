@@ -5,13 +5,15 @@ use crate::layout::Layout;
 use crate::vectors::{chunker_seed, id};
 use coffer_store::codec::{self, Record};
 use coffer_store::crypto::{self, KdfParams};
+use coffer_store::format::condemned::CondemnedRecord;
 use coffer_store::format::config::{ChunkerRecord, Config};
 use coffer_store::format::index::{IndexFile, IndexedPack};
 use coffer_store::format::key::KeyFile;
+use coffer_store::format::lock::{LockKind, LockRecord};
 use coffer_store::format::pack::{BlobEntry, BlobKind, PackTrailer};
 use coffer_store::format::snapshot::{Snapshot, Summary};
 use coffer_store::format::tree::{ChunkRef, Content, ContentRef, DirRef, Node, NodeKind, TreeBlob};
-use coffer_store::id::{BlobId, PackId, SnapshotId};
+use coffer_store::id::{BlobId, IndexId, PackId, SnapshotId};
 use serde_json::{Value, json};
 
 fn chunk_ref(r: &ChunkRef) -> Layout {
@@ -192,6 +194,36 @@ fn snapshot_layout(s: &Snapshot) -> Layout {
     for (i, (k, v)) in s.meta.iter().enumerate() {
         l.bytes(&format!("meta[{i}].0 (key)"), k.as_bytes())
             .bytes(&format!("meta[{i}].1 (value)"), v.as_bytes());
+    }
+    l
+}
+
+fn lock_layout(r: &LockRecord) -> Layout {
+    let mut l = Layout::record(LockRecord::TAG, LockRecord::VERSION);
+    let (index, name) = match r.kind {
+        LockKind::Backup => (0, "Backup"),
+        LockKind::Prune => (1, "Prune"),
+        LockKind::Exclusive => (2, "Exclusive"),
+    };
+    l.variant("kind", index, name)
+        .bytes("host", r.host.as_bytes())
+        .uint("pid", u64::from(r.pid))
+        .bytes("username", r.username.as_bytes())
+        .int("created_unix_ns", r.created_unix_ns)
+        .int("refreshed_unix_ns", r.refreshed_unix_ns);
+    l
+}
+
+fn condemned_layout(r: &CondemnedRecord) -> Layout {
+    let mut l = Layout::record(CondemnedRecord::TAG, CondemnedRecord::VERSION);
+    l.int("created_unix_ns", r.created_unix_ns)
+        .seq("packs", r.packs.len());
+    for (i, p) in r.packs.iter().enumerate() {
+        l.array(&format!("packs[{i}]"), &p.0);
+    }
+    l.seq("index_files", r.index_files.len());
+    for (i, x) in r.index_files.iter().enumerate() {
+        l.array(&format!("index_files[{i}]"), &x.0);
     }
     l
 }
@@ -397,6 +429,19 @@ pub(crate) fn records_section() -> Value {
             chunks: 2,
         },
     ]);
+    let lock = LockRecord {
+        kind: LockKind::Prune,
+        host: "erp-01".into(),
+        pid: 4242,
+        username: "backup".into(),
+        created_unix_ns: 1_796_000_000_000_000_000,
+        refreshed_unix_ns: 1_796_000_300_000_000_000,
+    };
+    let condemned = CondemnedRecord {
+        created_unix_ns: 1_796_000_600_000_000_000,
+        packs: vec![PackId(id(0x10)), PackId(id(0x11))],
+        index_files: vec![IndexId(id(0x12))],
+    };
     json!([
         record_vector("Config", &config, &config_layout(&config)),
         record_vector("KeyFile", &key_file, &key_file_layout(&key_file)),
@@ -416,5 +461,7 @@ pub(crate) fn records_section() -> Value {
             &content_inner,
             &tree(&content_inner)
         ),
+        record_vector("LockRecord", &lock, &lock_layout(&lock)),
+        record_vector("CondemnedRecord", &condemned, &condemned_layout(&condemned)),
     ])
 }

@@ -77,12 +77,14 @@ pub(crate) fn id(fill: u8) -> [u8; 32] {
 }
 
 /// The AAD strings, as FORMAT.md lists them.
-const DOMAINS: [(Domain, &str, &str); 5] = [
+const DOMAINS: [(Domain, &str, &str); 7] = [
     (Domain::Config, "config", "coffer:config"),
     (Domain::Index, "index", "coffer:index"),
     (Domain::Snapshot, "snapshot", "coffer:snapshot"),
     (Domain::PackTrailer, "pack trailer", "coffer:pack-trailer"),
     (Domain::Blob, "blob", "coffer:blob"),
+    (Domain::Lock, "lock", "coffer:lock"),
+    (Domain::Condemned, "condemned", "coffer:condemned"),
 ];
 pub(crate) const MASTER_KEY_AAD: &str = "coffer:master-key";
 

@@ -15,6 +15,7 @@ mod walk;
 pub use command::ProducerCommand;
 
 use crate::error::{Error, Result};
+use crate::format::lock::LockKind;
 use crate::format::snapshot::{Snapshot, Summary};
 use crate::format::tree::{Node, NodeKind};
 use crate::id::{BlobId, SnapshotId};
@@ -69,6 +70,13 @@ pub struct BackupOptions {
     pub upload_concurrency: usize,
     /// Extension pairs for `Snapshot.meta` (FORMAT.md 15.3); sorted on write.
     pub meta: Vec<(String, String)>,
+    /// Snapshots whose data this run reuses without looking each blob up (the
+    /// source of a [`Source::Carried`] node). Checked to exist once the lock
+    /// is held: then prune cannot have condemned their data (FORMAT.md,
+    /// "Deleting packs and index files").
+    pub reuses_snapshots: Vec<SnapshotId>,
+    /// Refresh and staleness of the backup lock.
+    pub lock: crate::lock::LockOptions,
 }
 
 impl BackupOptions {
@@ -81,6 +89,8 @@ impl BackupOptions {
             parent: ParentChoice::Auto,
             upload_concurrency: 2,
             meta: Vec::new(),
+            reuses_snapshots: Vec::new(),
+            lock: crate::lock::LockOptions::default(),
         }
     }
 }
@@ -153,12 +163,33 @@ impl Excludes {
     }
 }
 
-/// Runs one backup and writes its snapshot.
+/// Runs one backup and writes its snapshot, under a shared backup lock.
+///
+/// Order matters for prune's safety (FORMAT.md, "Deleting packs and index
+/// files"): the lock is written first, then the condemned records are read (no
+/// blob in a condemned pack is reused), and only then are snapshots listed for
+/// the parent, so everything reused was alive after the lock existed.
 pub fn backup(
     repo: &Repository,
     sources: Vec<Source>,
     opts: &BackupOptions,
     progress: &dyn Progress,
+) -> Result<BackupReport> {
+    crate::lock::hold(repo, LockKind::Backup, &opts.lock, |held| {
+        crate::prune::avoid_condemned(repo)?;
+        for id in &opts.reuses_snapshots {
+            repo.load_snapshot(id)?;
+        }
+        backup_locked(repo, sources, opts, progress, held)
+    })
+}
+
+fn backup_locked(
+    repo: &Repository,
+    sources: Vec<Source>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    held: &crate::lock::Held<'_>,
 ) -> Result<BackupReport> {
     let started = Instant::now();
     let excludes = Excludes::new(&opts.excludes)?;
@@ -248,6 +279,7 @@ pub fn backup(
         summary,
         meta: sorted_meta(&opts.meta)?,
     };
+    held.ensure_held()?;
     let snapshot_id = repo.save_snapshot(&snapshot)?;
     Ok(BackupReport {
         snapshot_id,

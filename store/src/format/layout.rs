@@ -1,12 +1,14 @@
 //! Where each object lives, relative to the repository root.
 
-use crate::id::{IndexId, KeyId, PackId, SnapshotId};
+use crate::id::{CondemnedId, IndexId, KeyId, LockId, PackId, SnapshotId};
 
 pub const CONFIG: &str = "config";
 pub const KEYS: &str = "keys";
 pub const DATA: &str = "data";
 pub const INDEX: &str = "index";
 pub const SNAPSHOTS: &str = "snapshots";
+pub const LOCKS: &str = "locks";
+pub const CONDEMNED: &str = "condemned";
 
 pub fn key(id: &KeyId) -> String {
     format!("{KEYS}/{}", id.to_hex())
@@ -25,6 +27,14 @@ pub fn index(id: &IndexId) -> String {
 
 pub fn snapshot(id: &SnapshotId) -> String {
     format!("{SNAPSHOTS}/{}", id.to_hex())
+}
+
+pub fn lock(id: &LockId) -> String {
+    format!("{LOCKS}/{}", id.to_hex())
+}
+
+pub fn condemned(id: &CondemnedId) -> String {
+    format!("{CONDEMNED}/{}", id.to_hex())
 }
 
 /// The id at the end of an object name (`index/<hex>`, `data/ab/<hex>`).

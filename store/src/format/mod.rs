@@ -3,10 +3,12 @@
 //! FORMAT.md (beside this crate's Cargo.toml) is the specification; a change
 //! here is a change there, and to the fixtures.
 
+pub mod condemned;
 pub mod config;
 pub mod index;
 pub mod key;
 pub mod layout;
+pub mod lock;
 pub mod pack;
 pub mod snapshot;
 pub mod tree;

@@ -1,0 +1,278 @@
+//! The writing half of prune. Every step leaves a repository that `check`
+//! accepts and that the next prune finishes (FORMAT.md, "Deleting packs and
+//! index files"): phase 1 only adds until its record is stored; phase 2
+//! re-indexes rescued packs before deleting index files, deletes index files
+//! before the packs they list, and the record last.
+
+use super::plan::PrunePlan;
+use super::{PruneOptions, protocol};
+use crate::error::{Error, Result};
+use crate::format::condemned::CondemnedRecord;
+use crate::format::index::{IndexFile, IndexedPack};
+use crate::format::layout;
+use crate::id::{CondemnedId, PackId};
+use crate::lock::Held;
+use crate::packer::{INDEX_FLUSH_BLOBS, PackWriter};
+use crate::progress::Progress;
+use crate::repo::{Repository, unix_ns};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+/// A failure injected at a step, for crash tests: `abort` kills the process
+/// there (as SIGKILL would), otherwise the step returns an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub step: String,
+    pub abort: bool,
+}
+
+/// The steps, in execution order, for [`Fault::step`].
+pub const STEPS: [&str; 8] = [
+    "rescue-index",
+    "delete-index",
+    "delete-pack",
+    "delete-record",
+    "repack-pack",
+    "repack-index",
+    "write-index",
+    "write-record",
+];
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PruneReport {
+    /// Phase 2 did not run now, and why.
+    pub deferred: Option<String>,
+    pub records_finished: u64,
+    pub packs_rescued: u64,
+    pub index_files_deleted: u64,
+    pub packs_deleted: u64,
+    pub bytes_deleted: u64,
+    /// Phase 1.
+    pub record_written: Option<CondemnedId>,
+    pub packs_condemned: u64,
+    pub bytes_condemned: u64,
+    pub packs_repacked: u64,
+    pub blobs_copied: u64,
+    pub packs_written: u64,
+    pub bytes_written: u64,
+    pub index_files_written: u64,
+    pub index_files_condemned: u64,
+}
+
+fn checkpoint(opts: &PruneOptions, step: &str) -> Result<()> {
+    match &opts.fault {
+        Some(f) if f.step == step => {
+            if f.abort {
+                std::process::abort();
+            }
+            Err(Error::InjectedFault(step.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn execute(
+    repo: &Repository,
+    held: &Held<'_>,
+    plan: &PrunePlan,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+) -> Result<PruneReport> {
+    let now_pending: HashSet<CondemnedId> =
+        protocol::pending(repo)?.into_iter().map(|p| p.id).collect();
+    if !now_pending.is_subset(&plan.pending_seen) {
+        return Err(Error::InvalidInput(
+            "another prune ran since this plan was made: plan again".into(),
+        ));
+    }
+    let mut report = PruneReport::default();
+    if !plan.finish.records.is_empty() {
+        match finish_allowed(repo, plan, opts)? {
+            Some(why) => report.deferred = Some(why),
+            None => finish(repo, held, plan, opts, progress, &mut report)?,
+        }
+    }
+    if !plan.condemn.is_empty() {
+        condemn(repo, plan, opts, progress, &mut report)?;
+    }
+    repo.resync_index()?;
+    Ok(report)
+}
+
+/// The checks made right before deleting: no backup that started before the
+/// mark (plus the clock margin) still runs, and no snapshot appeared that the
+/// mark did not see.
+fn finish_allowed(
+    repo: &Repository,
+    plan: &PrunePlan,
+    opts: &PruneOptions,
+) -> Result<Option<String>> {
+    let locks = crate::lock::list(repo, SystemTime::now(), &opts.lock)?;
+    let margin = i64::try_from(opts.clock_margin.as_nanos()).unwrap_or(i64::MAX);
+    if let Some(why) =
+        protocol::backup_started_before(&locks, plan.mark_started_unix_ns.saturating_add(margin))
+    {
+        return Ok(Some(format!("{why}; deleting next time")));
+    }
+    let added = repo
+        .snapshots()?
+        .iter()
+        .filter(|s| !plan.marked.contains(&s.id))
+        .count();
+    if added > 0 {
+        return Ok(Some(format!(
+            "{added} snapshot(s) finished while prune marked; deleting next time"
+        )));
+    }
+    Ok(None)
+}
+
+fn finish(
+    repo: &Repository,
+    held: &Held<'_>,
+    plan: &PrunePlan,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+    report: &mut PruneReport,
+) -> Result<()> {
+    let f = &plan.finish;
+    progress.phase("delete", None);
+    held.ensure_held()?;
+    if !f.rescue.is_empty() {
+        write_index_files(repo, &f.rescue)?;
+        report.packs_rescued = f.rescue.len() as u64;
+        checkpoint(opts, "rescue-index")?;
+    }
+    for id in &f.delete_index_files {
+        repo.backend().delete(&layout::index(id))?;
+        report.index_files_deleted += 1;
+        checkpoint(opts, "delete-index")?;
+    }
+    for (id, size) in &f.delete_packs {
+        repo.backend().delete(&layout::pack(id))?;
+        report.packs_deleted += 1;
+        report.bytes_deleted += size;
+        checkpoint(opts, "delete-pack")?;
+    }
+    for id in &f.records {
+        repo.backend().delete(&layout::condemned(id))?;
+        report.records_finished += 1;
+        checkpoint(opts, "delete-record")?;
+    }
+    Ok(())
+}
+
+fn condemn(
+    repo: &Repository,
+    plan: &PrunePlan,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+    report: &mut PruneReport,
+) -> Result<()> {
+    let c = &plan.condemn;
+    progress.phase("repack", None);
+    let mut writer = PackWriter::new(repo, 2);
+    let copied = copy_live(repo, c, &mut writer, opts, progress, report);
+    // The index of what was copied is stored even when a later copy failed.
+    let finished = writer.finish();
+    copied?;
+    let (new_index, stats) = finished?;
+    report.packs_written = stats.packs_written;
+    report.bytes_written = stats.bytes_added + stats.overhead_bytes;
+    report.index_files_written = new_index.len() as u64;
+    checkpoint(opts, "repack-index")?;
+    report.index_files_written += write_index_files(repo, &c.carried)?;
+    checkpoint(opts, "write-index")?;
+
+    let mut packs: Vec<PackId> = c
+        .delete
+        .iter()
+        .chain(&c.repack)
+        .map(|u| u.pack)
+        .chain(c.unindexed.iter().map(|(p, _)| *p))
+        .collect();
+    packs.sort();
+    packs.dedup();
+    let record = CondemnedRecord {
+        // Taken after every object above is stored: the record's time is what
+        // backup locks are compared with.
+        created_unix_ns: unix_ns(SystemTime::now()),
+        packs,
+        index_files: c.rewrite_index.clone(),
+    };
+    report.packs_condemned = record.packs.len() as u64;
+    report.bytes_condemned = c
+        .delete
+        .iter()
+        .chain(&c.repack)
+        .map(|u| u.pack_bytes)
+        .chain(c.unindexed.iter().map(|(_, s)| *s))
+        .sum();
+    report.index_files_condemned = record.index_files.len() as u64;
+    report.record_written = Some(protocol::write_record(repo, &record)?);
+    checkpoint(opts, "write-record")?;
+    Ok(())
+}
+
+/// Copies the live blobs of each pack to repack: one whole-pack read, every
+/// blob checked against its id before it is written again.
+fn copy_live(
+    repo: &Repository,
+    c: &super::CondemnPlan,
+    writer: &mut PackWriter<'_>,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+    report: &mut PruneReport,
+) -> Result<()> {
+    for (pack, entries) in &c.copy {
+        let name = layout::pack(pack);
+        let bytes = repo.backend().get(&name)?.ok_or_else(|| {
+            Error::corrupt(
+                format!("pack {pack}"),
+                "deleted while prune was repacking it",
+            )
+        })?;
+        for e in entries {
+            let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
+                ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
+            let sealed = bytes.get(range).ok_or_else(|| {
+                Error::corrupt(
+                    format!("pack {pack}"),
+                    format!("blob {} past its end", e.id.short()),
+                )
+            })?;
+            let loc = crate::cache::BlobLocation::of(*pack, e);
+            repo.open_blob(&e.id, &loc, sealed)?;
+            writer.add(e.id, e.kind, sealed, e.raw_length)?;
+            report.blobs_copied += 1;
+            progress.bytes(u64::from(e.length));
+        }
+        report.packs_repacked += 1;
+        checkpoint(opts, "repack-pack")?;
+    }
+    Ok(())
+}
+
+/// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each.
+fn write_index_files(repo: &Repository, packs: &[IndexedPack]) -> Result<u64> {
+    let mut written = 0;
+    let mut batch: Vec<IndexedPack> = Vec::new();
+    let mut blobs = 0;
+    for p in packs {
+        blobs += p.blobs.len();
+        batch.push(p.clone());
+        if blobs >= INDEX_FLUSH_BLOBS {
+            repo.save_index(&IndexFile {
+                packs: std::mem::take(&mut batch),
+            })?;
+            written += 1;
+            blobs = 0;
+        }
+    }
+    if !batch.is_empty() {
+        repo.save_index(&IndexFile { packs: batch })?;
+        written += 1;
+    }
+    Ok(written)
+}
