@@ -4,7 +4,7 @@
 # repository, so both hold the same daily snapshots. Later benchmarks
 # (benches/du.sh, benches/retention.sh) reuse the result.
 #
-#   bash benches/tenyear-data.sh [DAYS]     # default 3650 (2016-01-01 .. 2025-12-29)
+#   bash benches/tenyear-data.sh [DAYS]     # default 3650 (2016-01-01 .. 2025-12-28)
 #
 # Cached under $COFFER_TENYEAR_DIR (default target/tenyear): data/ (today's
 # tree), coffer/ and restic/ (the repositories), cache/ and rcache/ (their

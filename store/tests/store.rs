@@ -68,3 +68,6 @@ mod usage;
 // found and named by check, healthy files still readable, repair recovers.
 #[path = "store/corruption.rs"]
 mod corruption;
+// Ten years of daily snapshots: the seed policies against an independent reference.
+#[path = "store/ten_years.rs"]
+mod ten_years;
