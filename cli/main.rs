@@ -29,6 +29,7 @@ mod cmd_restore;
 mod cmd_snapshots;
 mod config;
 mod du_html;
+mod du_policy;
 mod exit;
 mod metrics;
 mod open;
