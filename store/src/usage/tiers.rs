@@ -5,8 +5,8 @@
 //! `monthly` and `yearly` at once). For the byte figures each snapshot
 //! counts in ONE tier: its most durable rule (in this order: `tags`, `yearly`,
 //! `monthly`, `weekly`, `daily`, `hourly`, `last`, `within`, insurance), so a
-//! tier's exclusive  bytes are what would go if that rule were dropped and the snapshots it alone
-//! holds were forgotten. Forgotten snapshots form the tier `forgotten`, whose
+//! tier's exclusive bytes are what would go if that rule were dropped and the
+//! snapshots it alone holds were forgotten. Forgotten snapshots form the tier `forgotten`, whose
 //! exclusive bytes are what the plan frees. How many snapshots each rule keeps,
 //! counting overlaps, is given beside.
 
