@@ -44,7 +44,7 @@ r1=$(bytes "$work/restic")
 echo "restic: repository $r0 -> $r1 bytes, reclaimed $((r0 - r1))"
 
 c0=$(bytes "$work/coffer")
-if "$coffer" forget --help | grep -q -- '--prune'; then
+if "$coffer" forget --help | grep -qE '^ +--prune( |$)'; then
     measure coffer-forget-prune "$coffer" --repo "$work/coffer" forget "${policy[@]}" --prune | tee -a "$work/results"
     c1=$(bytes "$work/coffer")
     echo "coffer: repository $c0 -> $c1 bytes, reclaimed $((c0 - c1))"
