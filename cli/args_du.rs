@@ -22,16 +22,45 @@ pub struct DuArgs {
     /// Price per 1,000 requests [default: 0]
     #[arg(long, value_name = "PRICE")]
     pub price_per_1k_requests: Option<f64>,
-    /// Projection: daily snapshots kept (with --keep-monthly/--keep-yearly: a policy)
-    #[arg(long, value_name = "N")]
-    pub keep_daily: Option<u64>,
-    /// Projection: monthly snapshots kept
-    #[arg(long, value_name = "N")]
-    pub keep_monthly: Option<u64>,
-    /// Projection: yearly snapshots kept
-    #[arg(long, value_name = "N")]
-    pub keep_yearly: Option<u64>,
+    #[command(flatten)]
+    pub policy: DuPolicyArgs,
     /// Also write a self-contained HTML report with charts to this file
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+/// A retention policy to audit: `forget`'s rules (restic's), what it frees,
+/// the bytes per tier today and the 10-year projection under it.
+#[derive(Args, Debug)]
+pub struct DuPolicyArgs {
+    /// Policy: keep the N newest snapshots (-1: all)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_last: Option<i64>,
+    /// Policy: the newest snapshot of each of the N newest hours (-1: every hour)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_hourly: Option<i64>,
+    /// Policy: the newest snapshot of each of the N newest days (-1: every day)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_daily: Option<i64>,
+    /// Policy: the newest snapshot of each of the N newest ISO weeks (-1: every week)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_weekly: Option<i64>,
+    /// Policy: the newest snapshot of each of the N newest months (-1: every month)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_monthly: Option<i64>,
+    /// Policy: the newest snapshot of each of the N newest years (-1: every year)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_yearly: Option<i64>,
+    /// Policy: every snapshot within this duration (1y2m3d4h) of the newest snapshot
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Policy: keep snapshots having all of these tags (comma-separated; repeat for alternatives)
+    #[arg(long = "keep-tag", value_name = "TAG[,TAG]")]
+    pub keep_tags: Vec<String>,
+    /// Policy: applied to each group of snapshots sharing these (host, tags, paths; '' = one group)
+    #[arg(long, default_value = "host,paths")]
+    pub group_by: String,
+    /// Policy: time zone of the calendar buckets (IANA name, e.g. Europe/Zurich)
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
 }

@@ -3,12 +3,15 @@
 use crate::args::Global;
 use crate::args_du::DuArgs;
 use crate::output::{self, bytes};
-use crate::{du_html, exit, open, progress, when};
+use crate::{du_html, du_policy, exit, open, progress, when};
 use anyhow::{Result, bail};
+use coffer_store::retention;
 use coffer_store::select;
-use coffer_store::usage::{self, CostModel, Projection, UsageOptions, UsageReport};
-use std::collections::HashSet;
+use coffer_store::usage::{self, CostModel, Projection, TierUsage, UsageOptions, UsageReport};
 use std::process::ExitCode;
+use std::time::SystemTime;
+
+const DAY_NS: i64 = 86_400_000_000_000;
 
 /// What `--by` asked for.
 enum By {
@@ -94,10 +97,39 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
         By::Tag(k) => Some(usage::labels_by_tag(&snaps, k)),
         _ => None,
     };
-    let policy = Policy::from_args(&a);
-    let forget = policy.as_ref().map(|p| p.forget_set(&snaps));
-    let opts = UsageOptions { groups, forget };
-    let report = usage::analyze(&repo, &snaps, &opts, &bar)?;
+    let policy = du_policy::from_args(&a.policy)?;
+    let (report, tiers) = match &policy {
+        None => {
+            let opts = UsageOptions {
+                groups,
+                forget: None,
+            };
+            (usage::analyze(&repo, &snaps, &opts, &bar)?, None)
+        }
+        Some(p) => {
+            // forget's plan itself: what forget with these flags would do.
+            let now = coffer_store::repo::unix_ns(SystemTime::now());
+            let plan = retention::plan(snaps.clone(), &p.opts, now);
+            let (tiers, by_tier) = usage::by_tier(&repo, &snaps, &plan, &bar)?;
+            let report = match groups {
+                // A second walk: the groups asked for are not the tiers.
+                Some(groups) => {
+                    let opts = UsageOptions {
+                        groups: Some(groups),
+                        forget: Some(plan.forgotten().map(|s| s.id).collect()),
+                    };
+                    usage::analyze(&repo, &snaps, &opts, &bar)?
+                }
+                None => {
+                    let mut r = by_tier;
+                    r.groups.clear();
+                    r.snapshots.iter_mut().for_each(|s| s.group = None);
+                    r
+                }
+            };
+            (report, Some(tiers))
+        }
+    };
     bar.finish();
     let timeline = period.map(|p| usage::timeline(&report, p));
     let monthly = usage::timeline(&report, |t| when::short(t)[..7].to_string());
@@ -106,9 +138,15 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
         price_per_1k_requests: a.price_per_1k_requests.unwrap_or(0.0),
         pack_size: u64::from(repo.config().pack_target_size),
     });
-    let kept = policy
-        .as_ref()
-        .map(|p| move |days: u64| p.kept_of_daily(days));
+    // The projection's `K(T)`: the policy over T daily snapshots, the first
+    // on the day of the repository's first snapshot.
+    let first_ns = report.snapshots.first().map_or(0, |s| s.time_unix_ns);
+    let kept = policy.as_ref().map(|p| {
+        move |count: u64| {
+            let span = i64::try_from(count.saturating_sub(1)).unwrap_or(i64::MAX / DAY_NS);
+            usage::kept_of_daily(&p.opts, first_ns + span * DAY_NS, count)
+        }
+    });
     let projection = (cost.is_some() || policy.is_some() || a.html.is_some()).then(|| {
         usage::project(
             &report,
@@ -124,7 +162,8 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
             &report,
             &monthly,
             projection.as_ref(),
-            policy.as_ref().map(Policy::describe).as_deref(),
+            tiers.as_deref(),
+            policy.as_ref().map(|p| p.describe.as_str()),
         );
         std::fs::write(path, page)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
@@ -141,6 +180,9 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
         }
         if let Some(f) = &report.forget {
             v["forget"] = serde_json::to_value(f)?;
+        }
+        if let Some(t) = &tiers {
+            v["tiers"] = serde_json::to_value(t)?;
         }
         if let Some(p) = &projection {
             v["projection"] = serde_json::to_value(p)?;
@@ -188,7 +230,10 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
         println!();
         println!(
             "retention policy {}: forgets {} of {} snapshot(s)",
-            policy.as_ref().map(Policy::describe).unwrap_or_default(),
+            policy
+                .as_ref()
+                .map(|p| p.describe.as_str())
+                .unwrap_or_default(),
             f.snapshots_forgotten,
             f.snapshots_forgotten + f.snapshots_kept
         );
@@ -204,6 +249,9 @@ pub fn run(g: &Global, a: DuArgs) -> Result<ExitCode> {
             bytes(f.packs_emptied_bytes),
             bytes(f.bytes_in_mixed_packs)
         );
+    }
+    if let Some(t) = &tiers {
+        tier_table(t)?;
     }
     if let Some(p) = &projection {
         projection_table(&report, p, cost.as_ref())?;
@@ -373,86 +421,40 @@ fn projection_table(r: &UsageReport, p: &Projection, cost: Option<&CostModel>) -
     Ok(())
 }
 
-/// `--keep-daily/monthly/yearly` for `du` alone. The retention policy of
-/// `forget` (issue 4) is not in this branch yet; this counts the snapshots
-/// such a policy keeps, newest per calendar day / month / year (local time),
-/// each rule counted over its own buckets and the kept sets united.
-pub struct Policy {
-    daily: u64,
-    monthly: u64,
-    yearly: u64,
-}
-
-impl Policy {
-    fn from_args(a: &DuArgs) -> Option<Self> {
-        (a.keep_daily.is_some() || a.keep_monthly.is_some() || a.keep_yearly.is_some()).then(|| {
-            Self {
-                daily: a.keep_daily.unwrap_or(0),
-                monthly: a.keep_monthly.unwrap_or(0),
-                yearly: a.keep_yearly.unwrap_or(0),
-            }
+fn tier_table(tiers: &[TierUsage]) -> Result<()> {
+    println!();
+    let day = |t: Option<i64>| {
+        t.map(|t| when::short(t)[..10].to_string())
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = tiers
+        .iter()
+        .map(|t| {
+            vec![
+                t.tier.clone(),
+                t.snapshots_kept_by_rule.to_string(),
+                t.snapshots.to_string(),
+                format!("{} .. {}", day(t.oldest_unix_ns), day(t.newest_unix_ns)),
+                bytes(t.referenced_bytes),
+                bytes(t.exclusive_bytes),
+                bytes(t.fair_share_bytes),
+            ]
         })
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "--keep-daily {} --keep-monthly {} --keep-yearly {}",
-            self.daily, self.monthly, self.yearly
-        )
-    }
-
-    /// Indexes (into `buckets`, oldest first) of the snapshots kept.
-    fn keep(&self, buckets: &[[String; 3]]) -> HashSet<usize> {
-        let mut kept = HashSet::new();
-        for (rule, n) in [(0, self.daily), (1, self.monthly), (2, self.yearly)] {
-            let mut seen = 0;
-            let mut last: Option<&String> = None;
-            for (i, b) in buckets.iter().enumerate().rev() {
-                if seen >= n {
-                    break;
-                }
-                if last != Some(&b[rule]) {
-                    kept.insert(i);
-                    seen += 1;
-                    last = Some(&b[rule]);
-                }
-            }
-        }
-        kept
-    }
-
-    fn forget_set(
-        &self,
-        snaps: &[coffer_store::format::snapshot::SnapshotEntry],
-    ) -> HashSet<coffer_store::id::SnapshotId> {
-        let buckets: Vec<[String; 3]> = snaps
-            .iter()
-            .map(|s| {
-                let d = when::short(s.snapshot.time_unix_ns);
-                [d[..10].to_string(), d[..7].to_string(), d[..4].to_string()]
-            })
-            .collect();
-        let kept = self.keep(&buckets);
-        snaps
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !kept.contains(i))
-            .map(|(_, s)| s.id)
-            .collect()
-    }
-
-    /// How many of `days` daily snapshots (a calendar of 365-day years and
-    /// 12 equal months) the policy keeps.
-    fn kept_of_daily(&self, days: u64) -> u64 {
-        let buckets: Vec<[String; 3]> = (0..days)
-            .map(|d| {
-                [
-                    d.to_string(),
-                    (d * 12 / 365).to_string(),
-                    (d / 365).to_string(),
-                ]
-            })
-            .collect();
-        self.keep(&buckets).len() as u64
-    }
+        .collect();
+    output::table(
+        &[
+            "Tier",
+            "Kept by rule",
+            "Counted here",
+            "Span",
+            "Referenced",
+            "Exclusive",
+            "Fair share",
+        ],
+        &rows,
+    )?;
+    println!(
+        "per retention tier today: each snapshot counted in its most durable rule (tags > yearly > monthly > weekly > daily > hourly > last > within); exclusive: used by no other tier"
+    );
+    Ok(())
 }

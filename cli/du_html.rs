@@ -2,7 +2,7 @@
 //! network), readable offline and in ten years.
 
 use crate::output::bytes;
-use coffer_store::usage::{Projection, TimelinePoint, UsageReport};
+use coffer_store::usage::{Projection, TierUsage, TimelinePoint, UsageReport};
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
@@ -90,6 +90,7 @@ pub fn render(
     r: &UsageReport,
     monthly: &[TimelinePoint],
     projection: Option<&Projection>,
+    tiers: Option<&[TierUsage]>,
     policy: Option<&str>,
 ) -> String {
     let u = &r.repository;
@@ -158,6 +159,12 @@ pub fn render(
             &rows,
         ));
     }
+    match tiers {
+        Some(t) => page.push_str(&tier_section(t, policy.unwrap_or(""))),
+        None => page.push_str(
+            "<h2>Per retention tier</h2><p>Give a policy (<code>--keep-daily 30 --keep-monthly 12 --keep-yearly 10</code>) to see what each tier holds today.</p>",
+        ),
+    }
     if let Some(p) = projection {
         let mut items = Vec::new();
         for x in &p.points {
@@ -173,7 +180,7 @@ pub fn render(
         page.push_str(&bars(
             "chart-projection",
             &format!(
-                "Per retention tier: 10-year projection, keep all vs {}",
+                "10-year projection: keep all vs {}",
                 policy.unwrap_or("no policy")
             ),
             &items,
@@ -202,4 +209,49 @@ pub fn render(
     ));
     page.push_str("</body></html>\n");
     page
+}
+
+/// Today's bytes per retention tier: what each rule keeps and what it alone holds.
+fn tier_section(tiers: &[TierUsage], policy: &str) -> String {
+    let items: Vec<(String, u64)> = tiers
+        .iter()
+        .map(|t| (t.tier.clone(), t.exclusive_bytes))
+        .collect();
+    let mut s = bars(
+        "chart-tiers",
+        &format!(
+            "Per retention tier today ({policy}): stored bytes only that tier's snapshots use"
+        ),
+        &items,
+        "#7b4fb8",
+    );
+    let rows: Vec<Vec<String>> = tiers
+        .iter()
+        .map(|t| {
+            vec![
+                t.tier.clone(),
+                t.snapshots_kept_by_rule.to_string(),
+                t.snapshots.to_string(),
+                bytes(t.referenced_bytes),
+                bytes(t.exclusive_bytes),
+                bytes(t.fair_share_bytes),
+            ]
+        })
+        .collect();
+    s.push_str(&table(
+        &[
+            "tier",
+            "kept by the rule",
+            "counted in the tier",
+            "referenced",
+            "exclusive",
+            "fair share",
+        ],
+        &rows,
+    ));
+    s.push_str(
+        "<p>Each snapshot is counted in its most durable rule (tags, yearly, monthly, weekly, daily, hourly, last, within); \
+         <em>forgotten</em> holds the snapshots the policy drops, its exclusive bytes are what the policy frees.</p>",
+    );
+    s
 }

@@ -31,6 +31,7 @@ mod cmd_restore;
 mod cmd_snapshots;
 mod config;
 mod du_html;
+mod du_policy;
 mod exit;
 mod forget_tiers;
 mod metrics;

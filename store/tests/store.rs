@@ -75,3 +75,6 @@ mod point_in_time_reads;
 // backups and prunes side by side.
 #[path = "store/prune.rs"]
 mod prune;
+// Ten years of daily snapshots: the seed policies against an independent reference.
+#[path = "store/ten_years.rs"]
+mod ten_years;

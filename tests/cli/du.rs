@@ -122,9 +122,14 @@ fn du_breaks_down_costs(kind: RepoKind) {
         "1",
     ]);
     let forget = &priced["forget"];
-    assert_eq!(num(forget, "snapshots_forgotten"), 5);
+    // forget's rules: grouped by host and paths (each tenant's dump is its own
+    // path), so each tenant keeps its newest.
+    assert_eq!(num(forget, "snapshots_forgotten"), 4, "{forget}");
+    let one_group = c.json(["du", "--keep-monthly", "1", "--group-by", ""]);
+    let forget_one = &one_group["forget"];
+    assert_eq!(num(forget_one, "snapshots_forgotten"), 5);
     // Forgetting all but the latest frees the other tenant's own bytes at least.
-    assert!(num(forget, "freed_bytes") >= 170_000, "{forget}");
+    assert!(num(forget_one, "freed_bytes") >= 170_000, "{forget_one}");
     let points = priced["projection"]["points"].as_array().expect("points");
     assert_eq!(points.len(), 11);
     assert!(num(&points[10], "stored_bytes_policy") <= num(&points[10], "stored_bytes_keep_all"));
@@ -136,6 +141,8 @@ fn du_breaks_down_costs(kind: RepoKind) {
             .is_empty()
     );
 
+    tiers_are_what_forget_plans(&c, stored);
+
     let table = c.ok(["du", "--by", "tag:tenant"]).stdout_str();
     assert!(
         table.contains("acme") && table.contains("Fair share"),
@@ -145,6 +152,62 @@ fn du_breaks_down_costs(kind: RepoKind) {
         .assert_error(1, &["--by", "tag:KEY"]);
     c.run(["du", "--by", "path"])
         .assert_error(1, &["--by path"]);
+}
+
+/// `du --keep-*` applies forget's own plan: the same snapshots go and the
+/// same bytes are freed; per tier, today's bytes add up.
+fn tiers_are_what_forget_plans(c: &Coffer, stored: u64) {
+    let policy = ["--keep-last", "2", "--keep-monthly", "2", "--group-by", ""];
+    let mut du_args = vec!["du", "--by", "tag:tenant"];
+    du_args.extend(policy);
+    let du = c.json(&du_args);
+    let mut forget_args = vec!["forget", "--dry-run", "--cost"];
+    forget_args.extend(policy);
+    let plan = c.json(&forget_args);
+    assert_eq!(
+        num(&du["forget"], "snapshots_forgotten"),
+        num(&plan, "forgotten")
+    );
+    assert_eq!(
+        num(&du["forget"], "freed_bytes"),
+        num(&plan["cost"], "freed_bytes"),
+        "du and forget --cost disagree: {du} {plan}"
+    );
+    assert_eq!(du["groups"].as_array().expect("groups").len(), 2, "{du}");
+    let tiers = du["tiers"].as_array().expect("tiers");
+    let tier = |name: &str| {
+        tiers
+            .iter()
+            .find(|t| t["tier"] == name)
+            .unwrap_or_else(|| panic!("tier {name} in {tiers:?}"))
+    };
+    let names: Vec<&str> = tiers
+        .iter()
+        .map(|t| t["tier"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["monthly", "last", "forgotten"]);
+    // last keeps March's two snapshots, monthly March's and February's newest
+    // (globex, 01:00): globex of March counts as monthly, the more durable rule.
+    assert_eq!(num(tier("last"), "snapshots_kept_by_rule"), 2);
+    assert_eq!(num(tier("last"), "snapshots"), 1);
+    assert_eq!(num(tier("monthly"), "snapshots_kept_by_rule"), 2);
+    assert_eq!(num(tier("monthly"), "snapshots"), 2);
+    assert_eq!(num(tier("forgotten"), "snapshots"), 3);
+    // acme's March dump alone holds its daily part.
+    assert!(num(tier("last"), "exclusive_bytes") >= 30_000, "{tiers:?}");
+    assert_eq!(
+        num(tier("forgotten"), "exclusive_bytes"),
+        num(&du["forget"], "freed_bytes")
+    );
+    let fair: u64 = tiers.iter().map(|t| num(t, "fair_share_bytes")).sum();
+    assert_eq!(fair, stored);
+    let table = c.ok(&du_args).stdout_str();
+    assert!(
+        table.contains("Kept by rule") && table.contains("forgotten"),
+        "{table}"
+    );
+    c.run(["du", "--keep-daily", "-3"])
+        .assert_error(1, &["--keep-daily -3"]);
 }
 
 fn chromium() -> Option<&'static str> {
@@ -185,8 +248,12 @@ fn html_report_renders_in_a_browser() {
         "du",
         "--by",
         "tag:tenant",
+        "--keep-last",
+        "2",
         "--keep-monthly",
-        "1",
+        "2",
+        "--group-by",
+        "",
         "--html",
         page.to_str().expect("utf-8"),
     ]);
@@ -237,6 +304,7 @@ fn html_report_renders_in_a_browser() {
     for id in [
         "chart-footprint",
         "chart-groups",
+        "chart-tiers",
         "chart-projection",
         "chart-prune",
     ] {
@@ -246,8 +314,18 @@ fn html_report_renders_in_a_browser() {
         );
     }
     assert!(
-        dom.matches("<rect class=\"bar\"").count() >= 3 + 2 + 22,
+        dom.matches("<rect class=\"bar\"").count() >= 3 + 2 + 3 + 22,
         "bars missing"
     );
     assert!(dom.contains("acme") && dom.contains("globex"));
+    // The tier chart: one bar per tier, named.
+    let tiers = dom
+        .split("id=\"chart-tiers\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</svg>").next())
+        .expect("tier chart");
+    assert_eq!(tiers.matches("<rect class=\"bar\"").count(), 3, "{tiers}");
+    for name in ["monthly", "last", "forgotten"] {
+        assert!(tiers.contains(name), "tier chart lacks {name}");
+    }
 }

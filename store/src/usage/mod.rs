@@ -22,10 +22,12 @@ mod paths;
 mod projection;
 mod scratch;
 mod tally;
+mod tiers;
 mod walk;
 
 pub use paths::{PathUsage, by_path};
 pub use projection::{CostModel, Projection, ProjectionPoint, project};
+pub use tiers::{FORGOTTEN, TierUsage, by_tier, kept_of_daily};
 
 use crate::error::Result;
 use crate::format::layout;
