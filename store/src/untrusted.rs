@@ -10,11 +10,11 @@
 
 use crate::codec;
 use crate::compress;
+use crate::format::config;
 use crate::format::index::IndexFile;
 use crate::format::pack::{self, PackTrailer};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Content, NodeKind, TreeBlob};
-use crate::format::config;
 
 /// One decoder of repository bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,8 @@ impl Decoder {
             Decoder::Snapshot => record::<Snapshot>(bytes).map(drop),
             Decoder::Tree => tree(bytes),
             Decoder::KeyFile => {
-                let file = crate::repo::read_key_file("keys/fuzz", bytes).map_err(|e| e.to_string())?;
+                let file =
+                    crate::repo::read_key_file("keys/fuzz", bytes).map_err(|e| e.to_string())?;
                 file.kdf.check_ceiling()
             }
             Decoder::Config => {

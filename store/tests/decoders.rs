@@ -70,9 +70,15 @@ fn seeds() -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
     let repo = Repository::open(backend, b"coffer-fixture", CacheLocation::Temporary).unwrap();
     let get = |name: &str| repo.backend().get(name).unwrap().unwrap().to_vec();
     let list = |prefix: &str| repo.backend().list(prefix).unwrap();
-    let (_, sealed) = config::unframe(&get("config")).map(|(v, s)| (v, s.to_vec())).unwrap();
+    let (_, sealed) = config::unframe(&get("config"))
+        .map(|(v, s)| (v, s.to_vec()))
+        .unwrap();
     let plain = repo.key().open(Domain::Config, &sealed).unwrap();
-    add(Decoder::Config, "seed-repo-v1".into(), config::frame(&plain));
+    add(
+        Decoder::Config,
+        "seed-repo-v1".into(),
+        config::frame(&plain),
+    );
     for (name, _) in list("keys") {
         add(Decoder::KeyFile, "seed-repo-v1".into(), get(&name));
     }
@@ -109,13 +115,21 @@ fn seeds() -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
             if (is_tree && trees < 12) || (!is_tree && blobs < 6) {
                 let mut input = b.raw_length.to_le_bytes().to_vec();
                 input.extend_from_slice(&framed);
-                add(Decoder::Blob, format!("seed-repo-v1-{}", b.id.short()), input);
+                add(
+                    Decoder::Blob,
+                    format!("seed-repo-v1-{}", b.id.short()),
+                    input,
+                );
                 blobs += 1;
             }
             if is_tree && trees < 12 {
-                let plain = coffer_store::compress::decode_blob(&framed, b.raw_length as usize)
-                    .unwrap();
-                add(Decoder::Tree, format!("seed-repo-v1-{}", b.id.short()), plain);
+                let plain =
+                    coffer_store::compress::decode_blob(&framed, b.raw_length as usize).unwrap();
+                add(
+                    Decoder::Tree,
+                    format!("seed-repo-v1-{}", b.id.short()),
+                    plain,
+                );
                 trees += 1;
             }
         }
@@ -201,7 +215,12 @@ fn every_decoder_survives_its_corpus_and_mutations() {
         assert!(!own.is_empty(), "no seed for {}", d.name());
         // Seeds from the repository fixture are real objects: they must decode.
         for (name, bytes) in own.iter().filter(|(n, _)| n.starts_with("seed-repo-v1")) {
-            assert_eq!(survives(d, bytes), Ok(true), "{} {name} must decode", d.name());
+            assert_eq!(
+                survives(d, bytes),
+                Ok(true),
+                "{} {name} must decode",
+                d.name()
+            );
             // A record is exactly as long as its fields: any cut is noticed.
             for cut in (0..bytes.len()).step_by((bytes.len() / 97).max(1)) {
                 assert_eq!(
@@ -222,15 +241,25 @@ fn every_decoder_survives_its_corpus_and_mutations() {
                 match survives(d, &m) {
                     Ok(true) => {}
                     Ok(false) => refused += 1,
-                    Err(msg) => panics.push(format!("{} {name} ({} bytes): {msg}", d.name(), m.len())),
+                    Err(msg) => {
+                        panics.push(format!("{} {name} ({} bytes): {msg}", d.name(), m.len()))
+                    }
                 }
             }
         }
         // Plaintext has no integrity of its own (the AEAD gives it), so a flipped
         // bit in an id or a name decodes; damage to the structure must not.
-        assert!(refused * 5 > tried, "{}: only {refused} of {tried} damaged inputs refused", d.name());
+        assert!(
+            refused * 5 > tried,
+            "{}: only {refused} of {tried} damaged inputs refused",
+            d.name()
+        );
     }
-    assert!(panics.is_empty(), "decoders panicked:\n{}", panics.join("\n"));
+    assert!(
+        panics.is_empty(),
+        "decoders panicked:\n{}",
+        panics.join("\n")
+    );
 }
 
 #[test]

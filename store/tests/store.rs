@@ -68,3 +68,7 @@ mod usage;
 // found and named by check, healthy files still readable, repair recovers.
 #[path = "store/corruption.rs"]
 mod corruption;
+
+// Hostile trees: names out of the target, planted symlinks, lying sizes and lengths.
+#[path = "store/hostile.rs"]
+mod hostile;
