@@ -84,3 +84,11 @@ mod du;
 // Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
 #[path = "cli/operations.rs"]
 mod operations;
+
+// repair index after deleted and damaged index files: check passes, restores work.
+#[path = "cli/repair.rs"]
+mod repair;
+
+// Passwords and S3 secret keys: never printed, never cached, never an argument.
+#[path = "cli/secrets.rs"]
+mod secrets;
