@@ -96,7 +96,8 @@ fn seeds() -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
         let bytes = get(&name);
         let footer = &bytes[bytes.len() - pack::FOOTER_LEN..];
         let range = pack::trailer_range(size, footer).unwrap();
-        let (start, end) = (range.start as usize, range.end as usize);
+        let start = usize::try_from(range.start).unwrap();
+        let end = usize::try_from(range.end).unwrap();
         let plain = repo
             .key()
             .open(Domain::PackTrailer, &bytes[start..end])
@@ -108,7 +109,8 @@ fn seeds() -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
         tail.extend_from_slice(&pack::footer(plain.len()));
         add(Decoder::Pack, format!("seed-repo-v1-{i}"), tail);
         for b in &trailer.blobs {
-            let sealed = &bytes[b.offset as usize..(b.offset + u64::from(b.length)) as usize];
+            let from = usize::try_from(b.offset).unwrap();
+            let sealed = &bytes[from..from + b.length as usize];
             let framed = repo.key().open(Domain::Blob, sealed).unwrap();
             let is_tree = b.kind == pack::BlobKind::Tree;
             // A handful of each is variety enough; the rest are alike.
