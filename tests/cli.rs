@@ -105,3 +105,11 @@ mod restore_subset;
 // `prune`, `forget --prune`, `locks`, `unlock`: frees, repacks, killed at every step, stale locks.
 #[path = "cli/prune.rs"]
 mod prune;
+
+// repair index after deleted and damaged index files: check passes, restores work.
+#[path = "cli/repair.rs"]
+mod repair;
+
+// Passwords and S3 secret keys: never printed, never cached, never an argument.
+#[path = "cli/secrets.rs"]
+mod secrets;

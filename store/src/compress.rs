@@ -94,9 +94,20 @@ fn decompress_reusing_context(payload: &[u8], capacity: usize) -> std::io::Resul
     })
 }
 
+/// No blob this build writes comes near this: chunks are at most 16 MiB (the
+/// chunker's ceiling), tree pieces a few MiB. A larger length in an index
+/// entry is damage or hostility, and decompression preallocates the length.
+pub const MAX_BLOB_LEN: usize = 64 << 20;
+
 /// Undoes [`encode_blob`]. `raw_len` (from the index) bounds decompression, so a
-/// hostile frame cannot make us allocate more than the blob claims.
+/// hostile frame cannot make us allocate more than the blob claims, and
+/// [`MAX_BLOB_LEN`] bounds what a blob may claim.
 pub fn decode_blob(framed: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
+    if raw_len > MAX_BLOB_LEN {
+        return Err(format!(
+            "claims {raw_len} bytes, more than any blob may hold ({MAX_BLOB_LEN})"
+        ));
+    }
     let (&mode, payload) = framed.split_first().ok_or("empty blob")?;
     let data = match mode {
         MODE_RAW => payload.to_vec(),

@@ -170,6 +170,34 @@ impl KdfParams {
         iterations: 3,
         parallelism: 1,
     };
+
+    /// The most a key file may ask for. A key file is read before anything is
+    /// authenticated, so its cost is attacker-chosen: without a ceiling, one
+    /// planted key file makes every open allocate terabytes or spin for days.
+    /// 4 GiB and 64 passes are far above any cost a person would choose.
+    pub const MAX_MEMORY_KIB: u32 = 4 << 20;
+    pub const MAX_ITERATIONS: u32 = 64;
+    pub const MAX_PARALLELISM: u32 = 64;
+
+    /// Refuses a cost above the ceilings (argon2 itself refuses one below its floors).
+    pub fn check_ceiling(&self) -> Result<(), String> {
+        if self.memory_kib > Self::MAX_MEMORY_KIB
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.parallelism > Self::MAX_PARALLELISM
+        {
+            return Err(format!(
+                "argon2 cost of {} KiB, {} passes, {} lanes is above the ceiling \
+                 ({} KiB, {} passes, {} lanes)",
+                self.memory_kib,
+                self.iterations,
+                self.parallelism,
+                Self::MAX_MEMORY_KIB,
+                Self::MAX_ITERATIONS,
+                Self::MAX_PARALLELISM
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Argon2id(password, salt) -> 32-byte key that wraps the master secret.
@@ -178,6 +206,7 @@ pub fn derive_wrapping_key(
     salt: &[u8],
     params: KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, String> {
+    params.check_ceiling()?;
     let p = argon2::Params::new(
         params.memory_kib,
         params.iterations,

@@ -52,6 +52,7 @@ pub mod restore;
 pub mod retention;
 pub mod select;
 pub mod tree;
+pub mod untrusted;
 pub mod usage;
 
 pub use error::{CacheError, Error, Operation, Result, StorageFailure};

@@ -9,7 +9,7 @@
 
 use crate::check::check_usable;
 use crate::codec;
-use crate::crypto::{Domain, SEAL_OVERHEAD};
+use crate::crypto::Domain;
 use crate::damage::DamageWalk;
 use crate::data_subset::DataSubset;
 use crate::error::{Error, Result};
@@ -134,15 +134,7 @@ fn pack_trailer(repo: &Repository, name: &str, size: u64) -> Result<PackTrailer,
         .open(Domain::PackTrailer, &sealed)
         .map_err(|e| format!("trailer: {e}"))?;
     let t: PackTrailer = codec::decode(&plain).map_err(|e| format!("trailer: {e}"))?;
-    for b in &t.blobs {
-        let end = b.offset.checked_add(u64::from(b.length));
-        if end.is_none_or(|end| end > range.start) || (b.length as usize) < SEAL_OVERHEAD {
-            return Err(format!(
-                "trailer lists blob {} outside the pack",
-                b.id.short()
-            ));
-        }
-    }
+    pack::check_entries(&t, range.start)?;
     Ok(t)
 }
 

@@ -9,7 +9,7 @@
 use crate::cache::BlobLocation;
 use crate::error::{Error, Result};
 use crate::format::layout;
-use crate::format::tree::{Content, Node, NodeKind, is_safe_name};
+use crate::format::tree::{ChunkRef, Content, Node, NodeKind, is_safe_name};
 use crate::id::BlobId;
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -165,16 +165,26 @@ impl<'r> Located<'r> {
 
     fn peek(&mut self) -> Result<Option<&(BlobId, BlobLocation)>> {
         if self.ready.is_empty() {
-            let ids: Vec<BlobId> = self
+            let refs: Vec<ChunkRef> = self
                 .chunks
                 .by_ref()
                 .take(LOOKUP_BATCH)
-                .map(|c| c.map(|c| c.id))
                 .collect::<Result<_>>()?;
+            let ids: Vec<BlobId> = refs.iter().map(|c| c.id).collect();
             let locs = self.repo.index()?.lookup_many(&ids)?;
-            for (id, loc) in ids.into_iter().zip(locs) {
+            for (c, loc) in refs.into_iter().zip(locs) {
+                let id = c.id;
                 let loc = loc
                     .ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in any index file"))?;
+                // Opening checks the chunk against the index's length; a content
+                // list that claims another one does not add up (and offsets
+                // computed from it, by `cat` or `dump`, would be wrong).
+                if c.length != loc.raw_length {
+                    return Err(Error::corrupt(
+                        format!("content list entry for blob {}", id.short()),
+                        format!("says {} bytes, the blob holds {}", c.length, loc.raw_length),
+                    ));
+                }
                 self.ready.push_back((id, loc));
             }
         }
@@ -432,6 +442,11 @@ impl Restorer<'_> {
                         Error::Output(source) => Error::Target {
                             path: path.to_path_buf(),
                             source,
+                        },
+                        // Damage is named by the file it stops, not only the blob.
+                        Error::Corrupt { object, reason } => Error::Corrupt {
+                            object: format!("{rel} ({object})"),
+                            reason,
                         },
                         other => other,
                     },

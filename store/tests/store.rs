@@ -78,3 +78,7 @@ mod prune;
 // Ten years of daily snapshots: the seed policies against an independent reference.
 #[path = "store/ten_years.rs"]
 mod ten_years;
+
+// Hostile trees: names out of the target, planted symlinks, lying sizes and lengths.
+#[path = "store/hostile.rs"]
+mod hostile;

@@ -70,3 +70,21 @@ pub fn trailer_range(pack_len: u64, footer: &[u8]) -> Result<std::ops::Range<u64
         .ok_or("trailer length exceeds the pack")?;
     Ok(start..end)
 }
+
+/// Every entry of a trailer lies in the blob area (before `trailer_start`) and
+/// is at least a seal long: a trailer is trusted only this far before its
+/// entries are used to slice the pack.
+pub fn check_entries(trailer: &PackTrailer, trailer_start: u64) -> Result<(), String> {
+    for b in &trailer.blobs {
+        let end = b.offset.checked_add(u64::from(b.length));
+        if end.is_none_or(|end| end > trailer_start)
+            || (b.length as usize) < crate::crypto::SEAL_OVERHEAD
+        {
+            return Err(format!(
+                "trailer lists blob {} outside the pack",
+                b.id.short()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Fuzz target: `Decoder::Index` (see store/src/untrusted.rs). Ok or Err, never a panic.
+#![no_main]
+
+use coffer_store::untrusted::Decoder;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = Decoder::Index.run(data);
+});
