@@ -175,7 +175,20 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
     opts.tags = tags;
     opts.excludes = plan.excludes.clone();
     opts.meta = m;
-    let result = backup::backup(repo, sources, &opts, progress);
+    let result = backup::backup(repo, sources, &opts, progress).map_err(|e| {
+        // The store names the program by its file name (a wrapper's, say):
+        // say that it was the dump that failed, and which program ran it.
+        let dumping = matches!(e, coffer_store::Error::CommandFailed { .. });
+        let e = anyhow::Error::new(e);
+        if dumping {
+            e.context(format!(
+                "pg_dump ({}) did not complete the dump of database {database}",
+                conn.pg_dump.display()
+            ))
+        } else {
+            e
+        }
+    });
     // pg_dump has finished with the exported snapshot by now.
     let _ = session.close();
     Ok(Outcome {
