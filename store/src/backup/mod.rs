@@ -152,12 +152,29 @@ impl Excludes {
     }
 }
 
+/// Snapshot metadata that is known only once the sources have been read (row
+/// counts read beside a dump, say); an error stops the backup before the
+/// snapshot is written.
+pub type LateMeta<'a> =
+    Box<dyn FnOnce() -> std::result::Result<Vec<(String, String)>, String> + 'a>;
+
 /// Runs one backup and writes its snapshot.
 pub fn backup(
     repo: &Repository,
     sources: Vec<Source>,
     opts: &BackupOptions,
     progress: &dyn Progress,
+) -> Result<BackupReport> {
+    backup_with_late_meta(repo, sources, opts, progress, Box::new(|| Ok(Vec::new())))
+}
+
+/// [`backup`], with `late` pairs added to `opts.meta` after the sources are read.
+pub fn backup_with_late_meta(
+    repo: &Repository,
+    sources: Vec<Source>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    late: LateMeta<'_>,
 ) -> Result<BackupReport> {
     let started = Instant::now();
     let excludes = Excludes::new(&opts.excludes)?;
@@ -214,6 +231,8 @@ pub fn backup(
     let finished = writer.finish();
     let (root, (mut summary, warnings)) = outcome?;
     let (_indexes, write) = finished?;
+    let mut meta = opts.meta.clone();
+    meta.extend(late().map_err(Error::LateMeta)?);
 
     summary.blobs_added = write.blobs_added;
     summary.bytes_added = write.bytes_added;
@@ -232,7 +251,7 @@ pub fn backup(
         partial: !warnings.is_empty(),
         program: format!("coffer {}", env!("CARGO_PKG_VERSION")),
         summary,
-        meta: sorted_meta(&opts.meta)?,
+        meta: sorted_meta(&meta)?,
     };
     let snapshot_id = repo.save_snapshot(&snapshot)?;
     Ok(BackupReport {
