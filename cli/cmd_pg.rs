@@ -91,15 +91,22 @@ pub struct Outcome {
     pub database: String,
 }
 
-/// Checks versions, reads counts and fingerprint in the dump's own snapshot,
-/// then dumps (or carries the last dump over) into one snapshot.
+/// Checks versions, reads the label (and with --skip-if-unchanged the fingerprint) in the
+/// dump's own snapshot, then dumps (or carries the last dump over) into one snapshot while
+/// the row counts (and otherwise the fingerprint) are read beside it, in that snapshot too.
 pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) -> Result<Outcome> {
     let (server_version, dump_version) = conn.check_versions()?;
     let database = conn.database_name()?;
     let settings = conn.database_settings(&database)?;
     let mut session = Session::open(conn)?;
-    let counts = session.row_counts()?;
-    let fp = session.fingerprint(&plan.fingerprint)?;
+    // With --skip-if-unchanged the fingerprint decides whether to dump, so it
+    // comes first; otherwise it and the row counts (full scans of every table)
+    // are read beside the dump, in the same exported snapshot.
+    let early_fp = if plan.skip_if_unchanged {
+        Some(session.fingerprint(&plan.fingerprint)?)
+    } else {
+        None
+    };
     let label = match &plan.label_query {
         Some(q) => Some(session.scalar(q).context("the --label-query failed")?),
         None => None,
@@ -129,7 +136,8 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
                 && s.snapshot.tags == tags
                 && meta(s, key::DATABASE) == Some(database.as_str())
         });
-        if let Some(last) = last.filter(|l| meta(l, key::FINGERPRINT) == Some(fp.hex.as_str())) {
+        let fp = early_fp.as_ref().map(|f| f.hex.as_str());
+        if let Some(last) = last.filter(|l| fp.is_some() && meta(l, key::FINGERPRINT) == fp) {
             let path = meta(last, key::DUMP_PATH).unwrap_or_default();
             let node = tree::resolve_path(repo, &last.snapshot.root, path)?
                 .ok_or_else(|| anyhow!("snapshot {} has no dump at {path}", last.id.short()))?;
@@ -156,8 +164,10 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
         (key::PG_DUMP_VERSION.into(), dump_version),
         (key::FORMAT.into(), plan.format.name().into()),
         (key::DUMP_PATH.into(), dump_path),
-        (key::FINGERPRINT.into(), fp.hex),
     ];
+    if let Some(fp) = &early_fp {
+        m.push((key::FINGERPRINT.into(), fp.hex.clone()));
+    }
     if let Some(e) = settings.encoding {
         m.push((key::ENCODING.into(), e));
     }
@@ -166,9 +176,6 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
     }
     if let Some(c) = &carried_from {
         m.push((key::DUMP_FROM.into(), c.clone()));
-    }
-    for c in counts {
-        m.push((format!("{}{}", key::ROWS, c.table), c.rows.to_string()));
     }
     let mut opts = BackupOptions::new(SystemTime::now());
     opts.host = host;
@@ -181,9 +188,46 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
         .and_then(coffer_store::id::SnapshotId::from_hex)
         .into_iter()
         .collect();
-    let result = backup::backup(repo, sources, &opts, progress);
-    // pg_dump has finished with the exported snapshot by now.
-    let _ = session.close();
+    let fp_opts = plan.fingerprint.clone();
+    let result = std::thread::scope(|scope| {
+        let beside = scope.spawn(
+            move || -> coffer_pg::Result<(Session, Vec<(String, String)>)> {
+                let mut late = Vec::new();
+                if early_fp.is_none() {
+                    let fp = session.fingerprint(&fp_opts)?;
+                    late.push((key::FINGERPRINT.to_string(), fp.hex));
+                }
+                for c in session.row_counts()? {
+                    late.push((format!("{}{}", key::ROWS, c.table), c.rows.to_string()));
+                }
+                Ok((session, late))
+            },
+        );
+        let late: backup::LateMeta<'_> = Box::new(move || match beside.join() {
+            Ok(Ok((session, late))) => {
+                // pg_dump has finished with the exported snapshot by now.
+                let _ = session.close();
+                Ok(late)
+            }
+            Ok(Err(e)) => Err(format!("reading row counts beside the dump failed: {e}")),
+            Err(_) => Err("the thread reading row counts beside the dump panicked".into()),
+        });
+        backup::backup_with_late_meta(repo, sources, &opts, progress, late)
+    });
+    let result = result.map_err(|e| {
+        // The store names the program by its file name (a wrapper's, say):
+        // say that it was the dump that failed, and which program ran it.
+        let dumping = matches!(e, coffer_store::Error::CommandFailed { .. });
+        let e = anyhow::Error::new(e);
+        if dumping {
+            e.context(format!(
+                "pg_dump ({}) did not complete the dump of database {database}",
+                conn.pg_dump.display()
+            ))
+        } else {
+            e
+        }
+    });
     Ok(Outcome {
         report: result?,
         carried_from,

@@ -161,7 +161,7 @@ impl Conn {
     }
 
     /// `pg_dump --version`: the version and its major.
-    pub fn pg_dump_version(&self) -> Result<(String, u32)> {
+    pub fn pg_dump_version(&self) -> Result<(String, version::Major)> {
         let out = Command::new(&self.pg_dump)
             .arg("--version")
             .output()
@@ -169,17 +169,25 @@ impl Conn {
                 program: self.pg_dump.clone(),
                 source,
             })?;
+        if !out.status.success() {
+            return Err(Error::Failed {
+                what: format!("{} --version", self.pg_dump.display()),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
         version::major_of_version_text(&String::from_utf8_lossy(&out.stdout))
     }
 
-    /// Refuses a pg_dump older than the server (it may miss new object kinds);
-    /// returns (server version, pg_dump version).
+    /// Refuses a pg_dump of an older major than the server (it may miss or
+    /// misread new object kinds); returns (server version, pg_dump version).
     pub fn check_versions(&self) -> Result<(String, String)> {
         let (num, server) = self.server_version()?;
         let (dump, dump_major) = self.pg_dump_version()?;
-        let server_major = version::major_of_version_num(num);
+        let server_major = version::Major::of_version_num(num);
         if dump_major < server_major {
             return Err(Error::DumpTooOld {
+                program: self.pg_dump.clone(),
                 dump,
                 server,
                 server_major: server_major.to_string(),

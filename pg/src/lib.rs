@@ -13,7 +13,7 @@ mod version;
 
 pub use conn::{Conn, DatabaseSettings, DumpFormat};
 pub use session::{Fingerprint, FingerprintOptions, Session, TableCount};
-pub use version::{major_of_version_num, major_of_version_text};
+pub use version::{Major, major_of_version_text};
 
 use std::path::PathBuf;
 
@@ -32,11 +32,13 @@ pub enum Error {
         stderr: String,
     },
     #[error(
-        "pg_dump {dump} is older than the server ({server}): its dump could miss or misread \
-         objects; install pg_dump {server_major} or newer (e.g. postgresql-client-{server_major}) \
-         and pass it with --pg-dump PATH"
+        "pg_dump {dump} ({}) is older than the server (PostgreSQL {server}): its dump could miss \
+         or misread objects, so nothing was dumped; install pg_dump {server_major} or newer \
+         (e.g. the package postgresql-client-{server_major}) and pass it with --pg-dump PATH",
+        program.display()
     )]
     DumpTooOld {
+        program: PathBuf,
         dump: String,
         server: String,
         server_major: String,

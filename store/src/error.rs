@@ -72,6 +72,9 @@ pub enum Error {
         stderr_tail: String,
     },
 
+    #[error("{0}; no snapshot was written")]
+    LateMeta(String),
+
     #[error("cannot write {}", path.display())]
     Target {
         path: PathBuf,

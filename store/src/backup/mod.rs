@@ -163,6 +163,12 @@ impl Excludes {
     }
 }
 
+/// Snapshot metadata that is known only once the sources have been read (row
+/// counts read beside a dump, say); an error stops the backup before the
+/// snapshot is written.
+pub type LateMeta<'a> =
+    Box<dyn FnOnce() -> std::result::Result<Vec<(String, String)>, String> + 'a>;
+
 /// Runs one backup and writes its snapshot, under a shared backup lock.
 ///
 /// Order matters for prune's safety (FORMAT.md, "Deleting packs and index
@@ -175,12 +181,23 @@ pub fn backup(
     opts: &BackupOptions,
     progress: &dyn Progress,
 ) -> Result<BackupReport> {
+    backup_with_late_meta(repo, sources, opts, progress, Box::new(|| Ok(Vec::new())))
+}
+
+/// [`backup`], with `late` pairs added to `opts.meta` after the sources are read.
+pub fn backup_with_late_meta(
+    repo: &Repository,
+    sources: Vec<Source>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    late: LateMeta<'_>,
+) -> Result<BackupReport> {
     crate::lock::hold(repo, LockKind::Backup, &opts.lock, |held| {
         crate::prune::avoid_condemned(repo)?;
         for id in &opts.reuses_snapshots {
             repo.load_snapshot(id)?;
         }
-        backup_locked(repo, sources, opts, progress, held)
+        backup_locked(repo, sources, opts, progress, held, late)
     })
 }
 
@@ -190,6 +207,7 @@ fn backup_locked(
     opts: &BackupOptions,
     progress: &dyn Progress,
     held: &crate::lock::Held<'_>,
+    late: LateMeta<'_>,
 ) -> Result<BackupReport> {
     let started = Instant::now();
     let excludes = Excludes::new(&opts.excludes)?;
@@ -259,6 +277,8 @@ fn backup_locked(
     let finished = writer.finish();
     let (root, (mut summary, warnings)) = outcome?;
     let (_indexes, write) = finished?;
+    let mut meta = opts.meta.clone();
+    meta.extend(late().map_err(Error::LateMeta)?);
 
     summary.blobs_added = write.blobs_added;
     summary.bytes_added = write.bytes_added;
@@ -277,7 +297,7 @@ fn backup_locked(
         partial: !warnings.is_empty(),
         program: format!("coffer {}", env!("CARGO_PKG_VERSION")),
         summary,
-        meta: sorted_meta(&opts.meta)?,
+        meta: sorted_meta(&meta)?,
     };
     held.ensure_held()?;
     let snapshot_id = repo.save_snapshot(&snapshot)?;
