@@ -163,12 +163,14 @@ fn max_unused_decides_what_is_repacked(kind: RepoKind) {
         "{lax}"
     );
     let strict = c.json(["prune", "--grace", "0s", "--max-unused", "5%"]);
-    assert_eq!(
+    // The half-used data pack is repacked (a tree pack may be too: its
+    // unused share depends on how the trees were cut).
+    assert!(
         strict["plan"]["condemn"]["repack"]
             .as_array()
             .unwrap()
-            .len(),
-        1,
+            .iter()
+            .any(|p| num(p, "unused_bytes") > 250_000),
         "{strict}"
     );
     assert!(num(&strict["report"], "blobs_copied") > 0, "{strict}");
