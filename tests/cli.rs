@@ -113,3 +113,6 @@ mod repair;
 // Passwords and S3 secret keys: never printed, never cached, never an argument.
 #[path = "cli/secrets.rs"]
 mod secrets;
+// Issue 4's ten-year simulation: forget 30d/12m/10y --prune against independent references.
+#[path = "cli/ten_year_prune.rs"]
+mod ten_year_prune;
