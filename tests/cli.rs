@@ -116,3 +116,7 @@ mod secrets;
 // Issue 4's ten-year simulation: forget 30d/12m/10y --prune against independent references.
 #[path = "cli/ten_year_prune.rs"]
 mod ten_year_prune;
+
+// Awkward sources: non-UTF-8 names, paths over PATH_MAX, a sparse 10 GB file.
+#[path = "cli/awkward.rs"]
+mod awkward;

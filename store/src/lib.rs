@@ -51,6 +51,7 @@ pub mod repo;
 pub mod restore;
 pub mod retention;
 pub mod select;
+pub mod sparse;
 pub mod tree;
 pub mod untrusted;
 pub mod usage;

@@ -13,6 +13,7 @@ use crate::format::tree::{ChunkRef, Content, Node, NodeKind, is_safe_name};
 use crate::id::BlobId;
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::sparse::SparseFile;
 use crate::tree::{ContentChunks, dir_entries, prefetch_trees};
 use bytes::Bytes;
 use globset::GlobSet;
@@ -436,7 +437,9 @@ impl Restorer<'_> {
                 // Sized to the file: a 1 MiB buffer per small document is an mmap each.
                 let capacity =
                     usize::try_from(node.size.clamp(8 << 10, 1 << 20)).unwrap_or(1 << 20);
-                let mut buf = std::io::BufWriter::with_capacity(capacity, &mut f);
+                // Zero blocks become holes: a sparse file comes back sparse.
+                let mut sparse = SparseFile::new(&mut f);
+                let mut buf = std::io::BufWriter::with_capacity(capacity, &mut sparse);
                 let n = write_content(self.repo, content, &mut buf, self.progress).map_err(
                     |e| match e {
                         Error::Output(source) => Error::Target {
@@ -453,6 +456,7 @@ impl Restorer<'_> {
                 )?;
                 buf.flush().map_err(target_err)?;
                 drop(buf);
+                sparse.finish().map_err(target_err)?;
                 if n != node.size {
                     return Err(Error::corrupt(
                         rel,
