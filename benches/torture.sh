@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash torture: kills `backup`, `forget` and `copy` with SIGKILL at random
+# Crash torture: kills `backup`, `forget`, `copy` and `prune` with SIGKILL at random
 # moments, TORTURE_POINTS times (default 500; e.g. 20 for a short run). After
 # each kill: `check` passes on the repository (and on the copy's), every
 # snapshot that existed before the kill is still listed (unless the killed
@@ -9,8 +9,10 @@
 #   cargo build --release && TORTURE_POINTS=20 bash benches/torture.sh
 #
 # TORTURE_SEED makes a run repeatable (the kill delays come from it).
-# Adding prune once it lands: give it a case in `operation` below (and a
-# full run after it in `complete`), with its removal rules in `may_vanish`.
+# Prune runs with `--grace 0` so that a short run reaches its delete and
+# repack steps (nothing else runs beside it here; the grace period protects
+# concurrent backups, tested in store/tests/store/prune.rs). It removes no
+# snapshot, so `may_vanish` has no rule for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +52,7 @@ operation() {
         backup) c backup "$src" ;;
         forget) c forget --keep-last 3 ;;
         copy) c copy --to-repo "$copy" ;;
+        prune) c prune --grace 0 ;;
     esac
 }
 
@@ -65,8 +68,8 @@ mutate
 backup_complete
 kills=0
 for point in $(seq 1 "$points"); do
-    ops=(backup forget copy)
-    op=${ops[$((point % 3))]}
+    ops=(backup forget copy prune)
+    op=${ops[$((point % 4))]}
     mutate
     before=$(snapshot_ids)
     operation "$op" >/dev/null 2>&1 &
@@ -101,6 +104,7 @@ for point in $(seq 1 "$points"); do
             cc check >/dev/null 2>&1 || fail "check of the copy fails"
             c copy --to-repo "$copy" >/dev/null 2>&1 || fail "copy after the kill did not complete"
             ;;
+        prune) c prune --grace 0 >/dev/null 2>&1 || fail "prune after the kill did not complete: $(c prune --grace 0 2>&1 | tail -n 3)" ;;
     esac
     [ $((point % 10)) -eq 0 ] && echo "torture: $point kill points, $kills processes killed mid-run" >&2
 done
