@@ -31,16 +31,16 @@ cc() { "$coffer" --repo "$copy" --cache-dir "$work/cache-copy" "$@"; }
 fail() { trap - EXIT; echo "torture: FAILED at kill point $point ($op): $* (work folder kept: $work)" >&2; exit 1; }
 snapshot_ids() { c --json snapshots | python3 -c 'import json,sys; print("\n".join(s["id"] for s in json.load(sys.stdin)))'; }
 
-# Some change to the source each round: a new file of random size (up to 24 MiB
+# Some change to the source each round: a new file of random size (up to 6 MiB
 # of random bytes, so backups upload many 1 MiB packs and take long enough to
 # be killed in the middle), one file rewritten, and the oldest files removed
-# beyond 8, so the source stays bounded and forget and prune find garbage.
+# beyond 6, so the source stays bounded and forget and prune find garbage.
 mutate() {
-    head -c $(( (RANDOM * 32768 + RANDOM) % (24 << 20) + 1 )) /dev/urandom >"$src/f$point-$RANDOM.bin"
+    head -c $(( (RANDOM * 32768 + RANDOM) % (6 << 20) + 1 )) /dev/urandom >"$src/f$point-$RANDOM.bin"
     local some
     some=$(ls -t "$src" | tail -n 1)
     head -c 4096 /dev/urandom >>"$src/$some"
-    ls -t "$src" | tail -n +9 | while read -r old; do rm -f "$src/$old"; done
+    ls -t "$src" | tail -n +7 | while read -r old; do rm -f "$src/$old"; done
 }
 
 now_ms() { date +%s%3N; }

@@ -120,3 +120,11 @@ mod ten_year_prune;
 // Awkward sources: non-UTF-8 names, paths over PATH_MAX, a sparse 10 GB file.
 #[path = "cli/awkward.rs"]
 mod awkward;
+
+// A million small files: stored, unchanged the next night, restored, memory bounded.
+#[path = "cli/many_files.rs"]
+mod many_files;
+
+// A short run of benches/torture.sh: SIGKILL at random points, then check and restore all.
+#[path = "cli/torture.rs"]
+mod torture;

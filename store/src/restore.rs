@@ -258,6 +258,7 @@ pub fn restore(
         include: opts.include,
         progress,
         report: RestoreReport::default(),
+        depth: 0,
     };
     if opts.subpath.trim_matches('/').is_empty() {
         r.dir(root, target, "", r.include.is_none())?;
@@ -337,12 +338,20 @@ fn resolve_subpath(
     Ok(Some(None))
 }
 
+/// Folders nested deeper than this are refused. Restore descends by recursion,
+/// and a crafted snapshot can chain trees a million deep in a few megabytes;
+/// no document tree comes near this (a full PATH_MAX path of one-letter names
+/// is 2,048 levels, of real names a few dozen).
+pub const MAX_DEPTH: usize = 1_000;
+
 /// One restore run: where it reads from, what it keeps, what it did.
 struct Restorer<'a> {
     repo: &'a Repository,
     include: Option<&'a GlobSet>,
     progress: &'a dyn Progress,
     report: RestoreReport,
+    /// Folders entered on the way to the current one.
+    depth: usize,
 }
 
 impl Restorer<'_> {
@@ -357,6 +366,21 @@ impl Restorer<'_> {
     /// `covered`: an enclosing folder matched `--include` (or there is none),
     /// so everything below is restored.
     fn dir(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::corrupt(
+                rel,
+                format!(
+                    "folders nested deeper than {MAX_DEPTH} levels; refused (a damaged or crafted snapshot)"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let done = self.entries(tree, dir, rel, covered);
+        self.depth -= 1;
+        done
+    }
+
+    fn entries(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
         let entries = dir_entries(self.repo, tree)?;
         // Every subfolder and long file's content list below will be read
         // (an --include may prune some; fetching a few extra pieces costs less

@@ -310,3 +310,46 @@ fn a_length_prefix_claiming_two_to_the_sixty_three_entries_is_a_clear_error() {
     let msg = err.to_string();
     assert!(msg.contains("tree") && msg.contains("malformed"), "{msg}");
 }
+
+/// A chain of `levels` folders, each holding the next, with a file at the bottom.
+fn nested_chain(w: &mut PackWriter<'_>, levels: usize) -> BlobId {
+    let bottom = file(w, b"deep.pdf", b"at the bottom");
+    let mut tree = leaf(w, vec![bottom]);
+    for _ in 1..levels {
+        tree = leaf(w, vec![dir(tree, b"d")]);
+    }
+    tree
+}
+
+#[test]
+fn folders_nested_past_the_depth_limit_are_refused_not_a_stack_overflow() {
+    // The root tree is level 1, so MAX_DEPTH nested trees restore...
+    let repo = memory_repo();
+    let sandbox = tempfile::tempdir().unwrap();
+    let report = restore_crafted(&repo, sandbox.path(), |w| {
+        nested_chain(w, restore::MAX_DEPTH)
+    })
+    .expect("a chain exactly at the depth limit restores");
+    assert_eq!(report.files, 1);
+    let mut deepest = sandbox.path().join("target");
+    for _ in 1..restore::MAX_DEPTH {
+        deepest.push("d");
+    }
+    assert_eq!(
+        std::fs::read(deepest.join("deep.pdf")).unwrap(),
+        b"at the bottom"
+    );
+
+    // ...and one more level (or twenty times more: the first refusal stops it) is a
+    // clear error naming the place, with nothing written outside the target.
+    for levels in [restore::MAX_DEPTH + 1, 20_000] {
+        let repo = memory_repo();
+        let sandbox = tempfile::tempdir().unwrap();
+        let err = restore_crafted(&repo, sandbox.path(), |w| nested_chain(w, levels))
+            .expect_err("a chain past the depth limit must be refused");
+        let msg = err.to_string();
+        assert!(msg.contains("nested deeper than"), "{levels} levels: {msg}");
+        assert!(msg.contains("d/d/d"), "the error names where: {msg}");
+        assert!(outside(sandbox.path()).is_empty());
+    }
+}
