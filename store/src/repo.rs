@@ -67,7 +67,7 @@ pub struct Repository {
     config: Config,
     cache_location: CacheLocation,
     cache: OnceLock<IndexCache>,
-    trees: Mutex<HashMap<BlobId, std::sync::Arc<TreeBlob>>>,
+    trees: Mutex<TreeMemo>,
     /// Packs a condemned record names: a writer never deduplicates against a
     /// blob stored there (FORMAT.md, "Deleting packs and index files").
     avoided_packs: Mutex<std::collections::HashSet<crate::id::PackId>>,
@@ -80,6 +80,17 @@ impl std::fmt::Debug for Repository {
 }
 
 const TREE_CACHE_ENTRIES: usize = 4096;
+/// Decoded trees kept in memory are also bounded by their encoded size: a
+/// count alone let 1,000 folders of 1,000 files each (1,000,000 nodes, ~200 MiB
+/// decoded) stay in memory through a whole backup.
+const TREE_CACHE_BYTES: usize = 16 << 20;
+
+/// Recently read trees; emptied when it holds too many or too large ones.
+#[derive(Default)]
+struct TreeMemo {
+    trees: HashMap<BlobId, std::sync::Arc<TreeBlob>>,
+    encoded_bytes: usize,
+}
 
 impl Repository {
     /// Creates a repository in an empty location.
@@ -191,7 +202,7 @@ impl Repository {
             config,
             cache_location: cache,
             cache: OnceLock::new(),
-            trees: Mutex::new(HashMap::new()),
+            trees: Mutex::new(TreeMemo::default()),
             avoided_packs: Mutex::new(std::collections::HashSet::new()),
         }
     }
@@ -311,7 +322,7 @@ impl Repository {
     /// Reads and decodes a tree blob: from memory, else the local cache, else
     /// a ranged read of its pack (then cached). Trees are shared between snapshots.
     pub fn read_tree(&self, id: &BlobId) -> Result<std::sync::Arc<TreeBlob>> {
-        if let Some(t) = self.trees_lock().get(id) {
+        if let Some(t) = self.trees_lock().trees.get(id) {
             return Ok(std::sync::Arc::clone(t));
         }
         // A damaged cache entry is not an error: the pack has the truth.
@@ -335,14 +346,16 @@ impl Repository {
             .map_err(|e| Error::corrupt(format!("tree {}", id.short()), e.to_string()))?;
         let tree = std::sync::Arc::new(tree);
         let mut m = self.trees_lock();
-        if m.len() >= TREE_CACHE_ENTRIES {
-            m.clear();
+        if m.trees.len() >= TREE_CACHE_ENTRIES || m.encoded_bytes + bytes.len() > TREE_CACHE_BYTES {
+            m.trees.clear();
+            m.encoded_bytes = 0;
         }
-        m.insert(*id, std::sync::Arc::clone(&tree));
+        m.encoded_bytes += bytes.len();
+        m.trees.insert(*id, std::sync::Arc::clone(&tree));
         Ok(tree)
     }
 
-    fn trees_lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, std::sync::Arc<TreeBlob>>> {
+    fn trees_lock(&self) -> std::sync::MutexGuard<'_, TreeMemo> {
         self.trees
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
