@@ -24,6 +24,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
         sources.push(Source::Command {
             name: a.stdin_name.clone(),
             argv: a.command.clone(),
+            tap: None,
         });
     } else if !a.command.is_empty() {
         bail!("arguments after `--` are a producer command: add --stdin-from-command");

@@ -6,12 +6,13 @@ use crate::args_pg::{PgArgs, PgBackupArgs, PgCommand, PgConnArgs};
 use crate::progress::Bar;
 use crate::{open, output};
 use anyhow::{Context, Result, anyhow};
-use coffer_pg::{Conn, DumpFormat, FingerprintOptions, Session};
-use coffer_store::backup::{self, BackupOptions, BackupReport, Source};
+use coffer_pg::{Conn, DumpFormat, DumpRows, FingerprintOptions, Session};
+use coffer_store::backup::{self, BackupOptions, BackupReport, Source, StreamTap};
 use coffer_store::format::snapshot::SnapshotEntry;
 use coffer_store::repo::Repository;
 use coffer_store::tree;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// `Snapshot.meta` keys written by `pg backup` (FORMAT.md 15.3).
@@ -89,6 +90,8 @@ pub struct Outcome {
     pub report: BackupReport,
     pub carried_from: Option<String>,
     pub database: String,
+    /// Why row counts fell back to count(*), if they did.
+    pub row_note: Option<String>,
 }
 
 /// Checks versions, reads the label (and with --skip-if-unchanged the fingerprint) in the
@@ -148,10 +151,22 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
             carried_from = Some(last.id.to_hex());
         }
     }
+    // Rows are counted in the custom-format dump as it streams by (no second
+    // scan of every table); what it cannot answer is counted with count(*).
+    let dump_rows = (carried_from.is_none() && plan.format == DumpFormat::Custom)
+        .then(|| Arc::new(Mutex::new(DumpRows::new())));
     if carried_from.is_none() {
+        let tap = dump_rows.clone().map(|rows| -> StreamTap {
+            Box::new(move |piece: &[u8]| {
+                if let Ok(mut r) = rows.lock() {
+                    r.feed(piece);
+                }
+            })
+        });
         sources.push(Source::Command {
             name: dump_name.clone(),
             argv: conn.dump_argv(plan.format, Some(&session.snapshot)),
+            tap,
         });
     }
     let dump_path = match (&carried_from, sources.last()) {
@@ -189,6 +204,7 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
         .into_iter()
         .collect();
     let fp_opts = plan.fingerprint.clone();
+    let mut row_note = None;
     let result = std::thread::scope(|scope| {
         let beside = scope.spawn(
             move || -> coffer_pg::Result<(Session, Vec<(String, String)>)> {
@@ -197,20 +213,46 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
                     let fp = session.fingerprint(&fp_opts)?;
                     late.push((key::FINGERPRINT.to_string(), fp.hex));
                 }
-                for c in session.row_counts()? {
-                    late.push((format!("{}{}", key::ROWS, c.table), c.rows.to_string()));
-                }
                 Ok((session, late))
             },
         );
-        let late: backup::LateMeta<'_> = Box::new(move || match beside.join() {
-            Ok(Ok((session, late))) => {
-                // pg_dump has finished with the exported snapshot by now.
-                let _ = session.close();
-                Ok(late)
+        let row_note = &mut row_note;
+        let late: backup::LateMeta<'_> = Box::new(move || {
+            let (mut session, mut late) = match beside.join() {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    return Err(format!(
+                        "reading the fingerprint beside the dump failed: {e}"
+                    ));
+                }
+                Err(_) => {
+                    return Err(
+                        "the thread reading the fingerprint beside the dump panicked".into(),
+                    );
+                }
+            };
+            // The dump has ended: its rows are all counted, and pg_dump is done
+            // with the exported snapshot, which the session still holds.
+            let streamed = dump_rows.map(|rows| match Arc::try_unwrap(rows) {
+                Ok(m) => m
+                    .into_inner()
+                    .map_err(|_| "poisoned".to_string())
+                    .and_then(|r| r.finish().map_err(|e| e.to_string())),
+                Err(_) => Err("the dump stream is still in use".to_string()),
+            });
+            let (counts, scanned) = session
+                .row_counts_with(streamed.as_ref().and_then(|s| s.as_ref().ok()))
+                .map_err(|e| format!("counting rows failed: {e}"))?;
+            if let Some(Err(why)) = &streamed {
+                *row_note = Some(format!(
+                    "row counts: the dump stream was not understood ({why}); counted {scanned} tables with count(*)"
+                ));
             }
-            Ok(Err(e)) => Err(format!("reading row counts beside the dump failed: {e}")),
-            Err(_) => Err("the thread reading row counts beside the dump panicked".into()),
+            for c in counts {
+                late.push((format!("{}{}", key::ROWS, c.table), c.rows.to_string()));
+            }
+            let _ = session.close();
+            Ok(late)
         });
         backup::backup_with_late_meta(repo, sources, &opts, progress, late)
     });
@@ -232,6 +274,7 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
         report: result?,
         carried_from,
         database,
+        row_note,
     })
 }
 
@@ -313,6 +356,7 @@ fn print_summary(g: &Global, out: &Outcome) -> Result<()> {
             "label": m(key::LABEL),
             "fingerprint": m(key::FINGERPRINT),
             "rows": rows,
+            "row_counts_note": out.row_note,
             "files_new": s.files_new,
             "files_changed": s.files_changed,
             "files_unmodified": s.files_unmodified,
@@ -320,6 +364,11 @@ fn print_summary(g: &Global, out: &Outcome) -> Result<()> {
             "bytes_added": s.bytes_added,
             "duration_seconds": s.duration_ms as f64 / 1000.0,
         }));
+    }
+    if let Some(n) = &out.row_note {
+        if !g.quiet {
+            eprintln!("{n}");
+        }
     }
     if g.quiet {
         return Ok(());

@@ -32,6 +32,10 @@ mod pg_round_trip;
 #[path = "cli/pg_commands.rs"]
 mod pg_commands;
 
+// Row counts read from the pg_dump stream against count(*); streams it refuses.
+#[path = "cli/pg_dump_rows.rs"]
+mod pg_dump_rows;
+
 // Wrong repository, password, version, sources and special files: exit codes, messages, no damage.
 #[path = "cli/bad_input.rs"]
 mod bad_input;

@@ -8,10 +8,12 @@
 //! repositories (that is `coffer-store`) and never prints (that is the binary).
 
 mod conn;
+mod dump_rows;
 mod session;
 mod version;
 
 pub use conn::{Conn, DatabaseSettings, DumpFormat};
+pub use dump_rows::{DumpRows, StreamError};
 pub use session::{Fingerprint, FingerprintOptions, Session, TableCount};
 pub use version::{Major, major_of_version_text};
 

@@ -7,7 +7,7 @@ use crate::postgres::{self, A_DAY, ERP_ROWS};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-fn conn(pg: &postgres::Server, db: &str) -> Vec<String> {
+pub(crate) fn conn(pg: &postgres::Server, db: &str) -> Vec<String> {
     vec![
         "--dbname".into(),
         db.into(),
@@ -20,7 +20,7 @@ fn conn(pg: &postgres::Server, db: &str) -> Vec<String> {
     ]
 }
 
-fn script(c: &Coffer, name: &str, body: &str) -> String {
+pub(crate) fn script(c: &Coffer, name: &str, body: &str) -> String {
     let p = c.path(name);
     std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write script");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -188,7 +188,7 @@ fn pg_backup_and_restore_round_trip(kind: RepoKind) {
 }
 
 /// `name` found on PATH, as the shell would.
-fn on_path(name: &str) -> PathBuf {
+pub(crate) fn on_path(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| d.join(name))

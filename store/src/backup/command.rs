@@ -17,6 +17,23 @@ pub struct ProducerCommand {
     child: Child,
     stdout: Option<ChildStdout>,
     stderr: Option<JoinHandle<String>>,
+    tap: Option<super::StreamTap>,
+}
+
+/// The command's output, shown to its tap as it is read.
+pub struct TappedOutput<'a> {
+    out: &'a mut ChildStdout,
+    tap: Option<&'a mut super::StreamTap>,
+}
+
+impl Read for TappedOutput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.out.read(buf)?;
+        if let Some(tap) = self.tap.as_mut() {
+            tap(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 impl ProducerCommand {
@@ -63,11 +80,26 @@ impl ProducerCommand {
             child,
             stdout,
             stderr,
+            tap: None,
         })
+    }
+
+    /// Shows every byte read from the output to `tap`.
+    pub fn with_tap(mut self, tap: Option<super::StreamTap>) -> Self {
+        self.tap = tap;
+        self
     }
 
     pub fn stdout(&mut self) -> Option<&mut ChildStdout> {
         self.stdout.as_mut()
+    }
+
+    /// The output, through the tap when there is one.
+    pub fn output(&mut self) -> Option<TappedOutput<'_>> {
+        Some(TappedOutput {
+            out: self.stdout.as_mut()?,
+            tap: self.tap.as_mut(),
+        })
     }
 
     fn stderr_tail(&mut self) -> String {

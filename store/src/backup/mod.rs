@@ -12,7 +12,7 @@ mod measure;
 mod scan;
 mod walk;
 
-pub use command::ProducerCommand;
+pub use command::{ProducerCommand, TappedOutput};
 
 use crate::error::{Error, Result};
 use crate::format::lock::LockKind;
@@ -40,12 +40,21 @@ pub enum Source {
         reader: Box<dyn Read + Send>,
     },
     /// A command whose standard output is stored as `name`; it must exit 0.
-    Command { name: String, argv: Vec<OsString> },
+    /// `tap`, if any, sees every byte of that output in order, as it is read
+    /// (`pg backup` counts rows in the dump with it).
+    Command {
+        name: String,
+        argv: Vec<OsString>,
+        tap: Option<StreamTap>,
+    },
     /// A file node of an earlier snapshot, stored again as `name` without
     /// reading anything: its chunks are already in the repository. This is how
     /// `pg backup --skip-if-unchanged` carries the last dump over.
     Carried { name: String, node: Node },
 }
+
+/// Called with each piece of a [`Source::Command`]'s output, in order.
+pub type StreamTap = Box<dyn FnMut(&[u8]) + Send>;
 
 /// Which snapshot's metadata tells unchanged files apart.
 #[derive(Clone, Debug, Default)]
@@ -383,10 +392,10 @@ fn plan_roots(sources: Vec<Source>) -> Result<(Vec<RootEntry>, Vec<String>)> {
                 paths.push(name);
                 roots.push(RootEntry::Carried { components, node });
             }
-            Source::Command { name, argv } => {
+            Source::Command { name, argv, tap } => {
                 let components = stdin_components(&name, &mut stdin_seen)?;
                 claim(&components[0], &name)?;
-                let cmd = ProducerCommand::spawn(&argv)?;
+                let cmd = ProducerCommand::spawn(&argv)?.with_tap(tap);
                 paths.push(name);
                 roots.push(RootEntry::Stdin {
                     components,

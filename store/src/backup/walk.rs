@@ -495,7 +495,7 @@ impl<'a> Walker<'a> {
         })?;
         let result = match source {
             StdinSource::Reader(r) => self.stream(r)?,
-            StdinSource::Command(cmd) => match cmd.stdout() {
+            StdinSource::Command(cmd) => match cmd.output() {
                 Some(out) => self.stream(out)?,
                 None => Err(std::io::Error::other("command has no output stream")),
             },

@@ -10,6 +10,7 @@ fn command(argv: &[&str]) -> Source {
     Source::Command {
         name: "db/erp.dump".into(),
         argv: argv.iter().map(Into::into).collect(),
+        tap: None,
     }
 }
 
