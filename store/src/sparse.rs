@@ -119,7 +119,11 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let byte = if i % 2 == 0 { 0u8 } else { i as u8 };
+            let byte = if i % 2 == 0 {
+                0u8
+            } else {
+                u8::try_from(i).expect("eight pieces")
+            };
             let mut p = vec![byte; *len];
             if i == 4 {
                 p[35_000] = 9; // a lone byte in the middle of a zero run
