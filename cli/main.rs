@@ -80,5 +80,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Prune(a) => cmd_prune::run(&cli.global, a),
         C::Locks(a) => cmd_prune::locks(&cli.global, a),
         C::Unlock(a) => cmd_prune::unlock(&cli.global, a),
+        C::Compact(a) => cmd_prune::compact(&cli.global, a),
     }
 }

@@ -77,6 +77,9 @@ pub struct BackupOptions {
     pub reuses_snapshots: Vec<SnapshotId>,
     /// Refresh and staleness of the backup lock.
     pub lock: crate::lock::LockOptions,
+    /// Index compaction and catalogue upkeep once the snapshot is stored
+    /// ([`crate::maintenance::after_backup`]); `None` skips it.
+    pub maintenance: Option<crate::maintenance::CompactOptions>,
 }
 
 impl BackupOptions {
@@ -91,6 +94,7 @@ impl BackupOptions {
             meta: Vec::new(),
             reuses_snapshots: Vec::new(),
             lock: crate::lock::LockOptions::default(),
+            maintenance: Some(crate::maintenance::CompactOptions::default()),
         }
     }
 }
@@ -102,6 +106,9 @@ pub struct BackupReport {
     /// Files skipped or read with trouble; non-empty means the snapshot is partial.
     pub warnings: Vec<String>,
     pub write: WriteStats,
+    /// What the upkeep after the snapshot did; `Err` holds why it failed
+    /// (the snapshot is stored all the same).
+    pub maintenance: std::result::Result<crate::maintenance::MaintenanceReport, String>,
 }
 
 pub(crate) enum StdinSource {
@@ -198,6 +205,14 @@ pub fn backup_with_late_meta(
             repo.load_snapshot(id)?;
         }
         backup_locked(repo, sources, opts, progress, held, late)
+    })
+    .map(|mut report| {
+        // After the backup lock is gone: compaction takes a prune lock.
+        if let Some(m) = &opts.maintenance {
+            report.maintenance =
+                crate::maintenance::after_backup(repo, m).map_err(|e| e.to_string());
+        }
+        report
     })
 }
 
@@ -306,6 +321,7 @@ fn backup_locked(
         snapshot,
         warnings,
         write,
+        maintenance: Ok(crate::maintenance::MaintenanceReport::default()),
     })
 }
 
