@@ -49,10 +49,12 @@ fn main() -> ExitCode {
     if let Err(e) = config::apply(&mut cli.global) {
         return exit::report(&e);
     }
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => exit::report(&e),
-    }
+    };
+    open::write_request_log();
+    code
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
