@@ -319,9 +319,9 @@ impl IndexCache {
         report: &mut SyncReport,
     ) -> Result<bool> {
         let listed: HashSet<IndexId> = backend
-            .list(layout::INDEX)?
+            .list_names(layout::INDEX)?
             .into_iter()
-            .filter_map(|(name, _)| layout::id_from_name(&name).map(IndexId))
+            .filter_map(|name| layout::id_from_name(&name).map(IndexId))
             .collect();
         let mut known = self.known_index_files()?;
         if !known.is_subset(&listed) {

@@ -397,7 +397,7 @@ impl Repository {
     /// machine learns 3,650 snapshots with a LIST and a few GETs, not 3,650.
     pub fn snapshot_objects(&self) -> Result<Vec<(SnapshotId, Bytes)>> {
         let mut ids = Vec::new();
-        for (name, _) in self.backend.list(layout::SNAPSHOTS)? {
+        for name in self.backend.list_names(layout::SNAPSHOTS)? {
             let id = layout::id_from_name(&name)
                 .map(SnapshotId)
                 .ok_or_else(|| Error::corrupt(&name, "object name is not an id"))?;

@@ -30,9 +30,9 @@ pub const WORTH_A_CATALOGUE: usize = 4;
 pub fn read_all(repo: &Repository) -> Result<Vec<(CatalogueId, Catalogue)>> {
     let names: Vec<(CatalogueId, String)> = repo
         .backend()
-        .list(layout::CATALOGUE)?
+        .list_names(layout::CATALOGUE)?
         .into_iter()
-        .filter_map(|(name, _)| layout::id_from_name(&name).map(|id| (CatalogueId(id), name)))
+        .filter_map(|name| layout::id_from_name(&name).map(|id| (CatalogueId(id), name)))
         .collect();
     let client = repo.backend().client();
     let fetched = repo.backend().block_on(async {
