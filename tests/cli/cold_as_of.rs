@@ -62,8 +62,7 @@ fn cold_cat_as_of_reads_a_catalogue_and_merged_index_files_not_every_night(kind:
     let state = plan.state_at(night);
     let (path, file) = state
         .iter()
-        .filter(|(p, _)| p.starts_with("documents/facture/"))
-        .last()
+        .rfind(|(p, _)| p.starts_with("documents/facture/"))
         .expect("invoices");
     let day = jiff::Timestamp::from_nanosecond(i128::from(plan.days[night].time_unix_ns))
         .expect("time")
