@@ -396,14 +396,25 @@ impl Repository {
     /// then one GET each, fetched concurrently (bounded) and cached. So a new
     /// machine learns 3,650 snapshots with a LIST and a few GETs, not 3,650.
     pub fn snapshot_objects(&self) -> Result<Vec<(SnapshotId, Bytes)>> {
+        // The listing and a cold cache's index download are both waits on
+        // the store: overlap them (on a bucket, each can take seconds).
+        let (names, cache) = std::thread::scope(|scope| {
+            let cache = scope.spawn(|| self.index().map(|_| ()));
+            let names = self.backend.list_names(layout::SNAPSHOTS);
+            let cache = cache
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (names, cache)
+        });
+        cache?;
+        let cache = self.index()?;
         let mut ids = Vec::new();
-        for name in self.backend.list_names(layout::SNAPSHOTS)? {
+        for name in names? {
             let id = layout::id_from_name(&name)
                 .map(SnapshotId)
                 .ok_or_else(|| Error::corrupt(&name, "object name is not an id"))?;
             ids.push(id);
         }
-        let cache = self.index()?;
         let cached = cache.snapshot_records(&ids)?;
         let mut out: Vec<(SnapshotId, Bytes)> = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
