@@ -113,6 +113,9 @@ say "reading $invoice as of $as_of"
 warm=$work/cache-warm
 C=("$coffer" --repo "$local_repo" --cache-dir "$warm")
 timed cat_warm "${C[@]}" cat --as-of "$as_of" "$invoice"
+# The floor under every command: open the repository (argon2id of the key
+# file, by design ~0.2 s on a quiet machine) and list the keys.
+timed open_warm "${C[@]}" key list
 timed snapshots_warm "${C[@]}" snapshots --json
 timed log_contract "${C[@]}" log "$contract"
 timed log_invoice "${C[@]}" log "$invoice"
@@ -197,13 +200,14 @@ ratio() { python3 -c "print(f'{$(med "$1") / $(med "$2"):.2f}')" 2>/dev/null || 
     echo
     echo "| measure | median s (min-max) |"
     echo "|---|---:|"
-    for k in cat_warm cat_cold_s3 cat_warm_s3 log_contract log_invoice find_invoice snapshots_warm; do
+    for k in cat_warm open_warm cat_cold_s3 cat_warm_s3 log_contract log_invoice find_invoice snapshots_warm; do
         [ -n "${R[$k]:-}" ] || continue
         read -r m lo hi <<<"${R[$k]}"
         echo "| $k | $m ($lo-$hi) |"
     done
     echo
     echo "log of $contract: $versions versions over $days nights."
+    echo "open_warm (key list: the argon2id key derivation and little else) / cat_warm: $(ratio open_warm cat_warm)"
     echo
     echo "$n nights of the same files backed up by both tools:"
     echo

@@ -153,6 +153,8 @@ pub enum Command {
     Locks(crate::args_prune::LocksArgs),
     /// Remove stale locks (all locks with --remove-all)
     Unlock(crate::args_prune::UnlockArgs),
+    /// Merge small index files and refresh the snapshot catalogue (each backup does it when due)
+    Compact(crate::args_prune::CompactArgs),
 }
 
 #[derive(Args, Debug)]

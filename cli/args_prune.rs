@@ -35,3 +35,14 @@ pub struct UnlockArgs {
     #[arg(long)]
     pub remove_all: bool,
 }
+
+#[derive(Args, Debug)]
+pub struct CompactArgs {
+    /// Superseded index files wait this long before deletion (0s: at once; only
+    /// when no coffer older than compaction reads the repository)
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub grace: String,
+    /// Merge when more than this many small index files exist
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub max_small_files: usize,
+}

@@ -83,6 +83,9 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
     })?;
     let s = &report.snapshot;
     let sum = &s.summary;
+    if let Err(why) = &report.maintenance {
+        eprintln!("warning: snapshot saved, but index compaction or the catalogue failed: {why}");
+    }
     if g.json {
         output::json(&serde_json::json!({
             "message_type": "summary",
@@ -101,6 +104,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
             "packs_written": report.write.packs_written,
             "duration_seconds": sum.duration_ms as f64 / 1000.0,
             "warnings": report.warnings,
+            "maintenance": report.maintenance.as_ref().ok(),
         }))?;
     } else if !g.quiet {
         println!(

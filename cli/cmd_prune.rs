@@ -2,7 +2,7 @@
 //! `coffer_store::prune` / `coffer_store::lock`, render.
 
 use crate::args::Global;
-use crate::args_prune::{LocksArgs, PruneArgs, PruneFlags, UnlockArgs};
+use crate::args_prune::{CompactArgs, LocksArgs, PruneArgs, PruneFlags, UnlockArgs};
 use crate::{exit, open, output, progress, when};
 use anyhow::{Result, bail};
 use coffer_store::Repository;
@@ -268,6 +268,42 @@ pub fn unlock(g: &Global, a: UnlockArgs) -> Result<ExitCode> {
             );
         }
         println!("{} lock(s) removed", removed.len());
+    }
+    Ok(ExitCode::from(exit::OK))
+}
+
+/// `coffer compact`: index compaction and a fresh snapshot catalogue, now.
+pub fn compact(g: &Global, a: CompactArgs) -> Result<ExitCode> {
+    use coffer_store::maintenance::{self, CompactOptions, catalogue};
+    let repo = open::repository(g)?;
+    let opts = CompactOptions {
+        max_small_files: a.max_small_files,
+        grace: duration("grace", &a.grace)?,
+        ..CompactOptions::default()
+    };
+    let compaction = maintenance::compact(&repo, &opts)?;
+    let catalogue = catalogue::refresh(&repo, true)?;
+    if g.json {
+        output::json(&serde_json::json!({
+            "compaction": compaction,
+            "catalogue": catalogue,
+        }))?;
+    } else if !g.quiet {
+        println!(
+            "merged {} index file(s) into {}; deleted {} superseded index file(s)",
+            compaction.merged,
+            compaction.written.len(),
+            compaction.deleted
+        );
+        match catalogue.written {
+            Some(id) => println!(
+                "catalogue {} holds {} snapshot(s); removed {} older catalogue(s)",
+                id.short(),
+                catalogue.snapshots,
+                catalogue.deleted
+            ),
+            None => println!("the snapshot catalogue is up to date"),
+        }
     }
     Ok(ExitCode::from(exit::OK))
 }

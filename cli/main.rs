@@ -49,10 +49,12 @@ fn main() -> ExitCode {
     if let Err(e) = config::apply(&mut cli.global) {
         return exit::report(&e);
     }
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => exit::report(&e),
-    }
+    };
+    open::write_request_log();
+    code
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
@@ -80,5 +82,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Prune(a) => cmd_prune::run(&cli.global, a),
         C::Locks(a) => cmd_prune::locks(&cli.global, a),
         C::Unlock(a) => cmd_prune::unlock(&cli.global, a),
+        C::Compact(a) => cmd_prune::compact(&cli.global, a),
     }
 }

@@ -3,8 +3,10 @@
 use crate::args::Global;
 use crate::password;
 use anyhow::{Result, anyhow};
+use coffer_store::backend::counting::CountingStore;
 use coffer_store::backend::{Backend, RetryPolicy, StoreOptions};
 use coffer_store::repo::{CacheLocation, Repository};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub fn location(g: &Global) -> Result<&str> {
@@ -54,7 +56,43 @@ pub fn backend(g: &Global, create: bool) -> Result<Backend> {
 /// A backend for another repository (`copy --to-repo`, `init --from-repo`),
 /// reached with the same store options.
 pub fn backend_at(g: &Global, location: &str, create: bool) -> Result<Backend> {
-    Ok(Backend::open_with(location, create, &store_options(g))?)
+    let opts = store_options(g);
+    if std::env::var_os(REQUEST_LOG).is_some() {
+        let store = coffer_store::backend::open_store(location, create, &opts)?;
+        let counting = Arc::new(CountingStore::new(store));
+        logged().push(Arc::clone(&counting));
+        return Ok(Backend::with_options(counting, location, &opts));
+    }
+    Ok(Backend::open_with(location, create, &opts)?)
+}
+
+/// `COFFER_REQUEST_LOG=FILE`: every request made to the repository's store is
+/// written to FILE when the command ends, one line each (`Get index/<id>`),
+/// so tests and cost audits can count what a command asks of a bucket.
+const REQUEST_LOG: &str = "COFFER_REQUEST_LOG";
+
+static LOGGED: Mutex<Vec<Arc<CountingStore>>> = Mutex::new(Vec::new());
+
+fn logged() -> std::sync::MutexGuard<'static, Vec<Arc<CountingStore>>> {
+    LOGGED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes the requests of [`REQUEST_LOG`], if it is set; best effort.
+pub fn write_request_log() {
+    let Some(path) = std::env::var_os(REQUEST_LOG) else {
+        return;
+    };
+    let mut out = String::new();
+    for store in logged().iter() {
+        for r in store.requests() {
+            out.push_str(&format!("{:?} {}\n", r.method, r.path));
+        }
+    }
+    if let Err(e) = std::fs::write(&path, out) {
+        eprintln!("warning: {}: {e}", std::path::Path::new(&path).display());
+    }
 }
 
 pub fn repository(g: &Global) -> Result<Repository> {

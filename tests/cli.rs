@@ -103,6 +103,10 @@ mod deploy;
 // Ten years of nights from coffer-sim: log and find against the generator's plan.
 #[path = "cli/ten_years.rs"]
 mod ten_years;
+
+// A cold `cat --as-of` over 300 nights: the catalogue and merged index files, counted per request.
+#[path = "cli/cold_as_of.rs"]
+mod cold_as_of;
 // Restore of a subset: never through a symlink, never `..`; what is skipped is said.
 #[path = "cli/restore_subset.rs"]
 mod restore_subset;

@@ -16,6 +16,7 @@ use crate::plan::{Change, ChangeKind, Plan};
 use coffer_store::format::snapshot::{Snapshot, Summary};
 use coffer_store::format::tree::{ChunkRef, Node, NodeKind};
 use coffer_store::id::{BlobId, SnapshotId};
+use coffer_store::maintenance::CompactOptions;
 use coffer_store::packer::PackWriter;
 use coffer_store::tree::{ContentBuilder, build_dir};
 use coffer_store::{Repository, Result};
@@ -29,6 +30,14 @@ pub struct WriteOptions {
     pub source_path: String,
     pub tags: Vec<String>,
     pub upload_concurrency: usize,
+    /// The upkeep a backup does after each snapshot (index compaction,
+    /// snapshot catalogue); `None` skips it.
+    pub maintenance: Option<CompactOptions>,
+    /// Upkeep runs after every this many nights and after the last one. A
+    /// backup runs it every night; doing it each 16th changes little (it
+    /// acts past 32 small index files or 16 uncatalogued snapshots) and
+    /// spares ten years of listings of a growing `snapshots/`.
+    pub maintenance_every: usize,
 }
 
 impl Default for WriteOptions {
@@ -38,6 +47,13 @@ impl Default for WriteOptions {
             source_path: "/srv/dolibarr/documents".into(),
             tags: Vec::new(),
             upload_concurrency: 2,
+            // Ten years are written in minutes, alone: no reader needs the
+            // superseded index files kept for an hour of wall-clock time.
+            maintenance: Some(CompactOptions {
+                grace: std::time::Duration::ZERO,
+                ..CompactOptions::default()
+            }),
+            maintenance_every: 16,
         }
     }
 }
@@ -111,6 +127,12 @@ pub fn write_plan(
             meta: Vec::new(),
         };
         let id = repo.save_snapshot(&snapshot)?;
+        if let Some(m) = &opts.maintenance {
+            let every = opts.maintenance_every.max(1);
+            if (i + 1) % every == 0 || i + 1 == plan.days.len() {
+                coffer_store::maintenance::after_backup(repo, m)?;
+            }
+        }
         on_night(i, &id);
         parent = Some(id);
         ids.push(id);

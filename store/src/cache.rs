@@ -296,14 +296,34 @@ impl IndexCache {
     /// Brings the cache up to date with the repository's `index/` folder:
     /// downloads only index files it has not seen; rebuilds when one it knows
     /// has gone. Never reads packs.
+    ///
+    /// An index file listed but gone when fetched was superseded meanwhile
+    /// (prune or compaction store its replacement before deleting it): the
+    /// folder is listed again, so the replacement is read and no entry is
+    /// lost, up to a few rounds.
     pub fn sync(&self, backend: &Backend, key: &MasterKey) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        for _ in 0..SYNC_ROUNDS {
+            if self.sync_once(backend, key, &mut report)? {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// One listing and the fetches it calls for; false when a listed file was gone.
+    fn sync_once(
+        &self,
+        backend: &Backend,
+        key: &MasterKey,
+        report: &mut SyncReport,
+    ) -> Result<bool> {
         let listed: HashSet<IndexId> = backend
-            .list(layout::INDEX)?
+            .list_names(layout::INDEX)?
             .into_iter()
-            .filter_map(|(name, _)| layout::id_from_name(&name).map(IndexId))
+            .filter_map(|name| layout::id_from_name(&name).map(IndexId))
             .collect();
         let mut known = self.known_index_files()?;
-        let mut report = SyncReport::default();
         if !known.is_subset(&listed) {
             self.clear()?;
             known.clear();
@@ -323,18 +343,22 @@ impl IndexCache {
             .collect::<Vec<_>>()
             .await
         });
+        let mut complete = true;
         for (id, name, r) in fetched {
-            // Gone since the listing (prune rewrote it): the next sync sees why.
             let Some(bytes) = r? else {
+                complete = false;
                 continue;
             };
             let index = open_index(key, &name, &bytes)?;
             self.ingest(&id, &index)?;
             report.index_files_added += 1;
         }
-        Ok(report)
+        Ok(complete)
     }
 }
+
+/// Listings of `index/` one sync makes at most when files vanish under it.
+const SYNC_ROUNDS: usize = 4;
 
 /// Decrypts and decodes an index file.
 pub fn open_index(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<IndexFile> {

@@ -40,6 +40,7 @@ pub enum Domain {
     MasterKey,
     Lock,
     Condemned,
+    Catalogue,
 }
 
 impl Domain {
@@ -53,6 +54,7 @@ impl Domain {
             Domain::MasterKey => b"coffer:master-key",
             Domain::Lock => b"coffer:lock",
             Domain::Condemned => b"coffer:condemned",
+            Domain::Catalogue => b"coffer:catalogue",
         }
     }
 }

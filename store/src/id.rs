@@ -71,6 +71,10 @@ define_id!(
     /// A condemned record (prune's phase 1): plain BLAKE3 of its stored bytes.
     CondemnedId
 );
+define_id!(
+    /// A snapshot catalogue: plain BLAKE3 of its stored bytes.
+    CatalogueId
+);
 
 /// Unkeyed BLAKE3 of stored bytes: names for content-addressed objects.
 pub fn content_hash(bytes: &[u8]) -> [u8; 32] {

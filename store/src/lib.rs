@@ -43,6 +43,7 @@ pub mod history;
 pub mod id;
 pub mod keys;
 pub mod lock;
+pub mod maintenance;
 pub mod packer;
 pub mod progress;
 pub mod prune;

@@ -388,25 +388,67 @@ impl Repository {
     }
 
     /// Every snapshot, oldest first. One listing; the objects come from the
-    /// local cache, and those it lacks are fetched concurrently (bounded) and
-    /// cached, so a repository of 3,650 snapshots lists in one LIST, not 3,650 GETs.
+    /// local cache, else from a catalogue, else one GET each (see
+    /// [`Self::snapshot_objects`]).
     pub fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        let mut out = Vec::new();
+        for (id, bytes) in self.snapshot_objects()? {
+            out.push(SnapshotEntry {
+                id,
+                snapshot: open_snapshot(&self.key, &layout::snapshot(&id), &bytes)?,
+            });
+        }
+        out.sort_by_key(|s| (s.snapshot.time_unix_ns, s.id));
+        Ok(out)
+    }
+
+    /// The sealed object of every snapshot listed under `snapshots/`, in no
+    /// particular order. The listing is the truth; the bytes come from the
+    /// local cache, then (when more than a few are missing) from the
+    /// repository's catalogues, which hold copies of many snapshot objects,
+    /// then one GET each, fetched concurrently (bounded) and cached. So a new
+    /// machine learns 3,650 snapshots with a LIST and a few GETs, not 3,650.
+    pub fn snapshot_objects(&self) -> Result<Vec<(SnapshotId, Bytes)>> {
+        // The listing and a cold cache's index download are both waits on
+        // the store: overlap them (on a bucket, each can take seconds).
+        let (names, cache) = std::thread::scope(|scope| {
+            let cache = scope.spawn(|| self.index().map(|_| ()));
+            let names = self.backend.list_names(layout::SNAPSHOTS);
+            let cache = cache
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (names, cache)
+        });
+        cache?;
+        let cache = self.index()?;
         let mut ids = Vec::new();
-        for (name, _) in self.backend.list(layout::SNAPSHOTS)? {
+        for name in names? {
             let id = layout::id_from_name(&name)
                 .map(SnapshotId)
                 .ok_or_else(|| Error::corrupt(&name, "object name is not an id"))?;
             ids.push(id);
         }
-        let cache = self.index()?;
         let cached = cache.snapshot_records(&ids)?;
-        let mut sealed: Vec<(SnapshotId, Bytes)> = Vec::with_capacity(ids.len());
+        let mut out: Vec<(SnapshotId, Bytes)> = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for (id, c) in ids.into_iter().zip(cached) {
             match c {
-                Some(bytes) => sealed.push((id, Bytes::from(bytes))),
+                Some(bytes) => out.push((id, Bytes::from(bytes))),
                 None => missing.push(id),
             }
+        }
+        let mut new: Vec<(SnapshotId, Bytes)> = Vec::new();
+        if missing.len() > crate::maintenance::catalogue::WORTH_A_CATALOGUE {
+            let catalogues = crate::maintenance::catalogue::read_all(self)?;
+            let wanted: std::collections::HashSet<SnapshotId> = missing.iter().copied().collect();
+            let mut found = crate::maintenance::catalogue::lookup(&catalogues, &wanted);
+            missing.retain(|id| match found.remove(id) {
+                Some(bytes) => {
+                    new.push((*id, bytes));
+                    false
+                }
+                None => true,
+            });
         }
         let client = self.backend.client();
         let fetched = self.backend.block_on(async {
@@ -419,24 +461,19 @@ impl Repository {
             .collect::<Vec<_>>()
             .await
         });
-        let mut new = Vec::new();
         for (id, r) in fetched {
             // Forgotten between list and get: not an error.
             if let Some(bytes) = r? {
                 new.push((id, bytes));
             }
         }
-        let mut out = Vec::with_capacity(sealed.len() + new.len());
-        for (id, bytes) in sealed.iter().chain(&new) {
-            out.push(SnapshotEntry {
-                id: *id,
-                snapshot: open_snapshot(&self.key, &layout::snapshot(id), bytes)?,
-            });
+        // Only records that open are cached: a damaged object is read again next time.
+        for (id, bytes) in &new {
+            open_snapshot(&self.key, &layout::snapshot(id), bytes)?;
         }
-        // Only records that opened are cached: a damaged object is read again next time.
         let records: Vec<(SnapshotId, &[u8])> = new.iter().map(|(id, b)| (*id, &b[..])).collect();
         cache.put_snapshot_records(&records)?;
-        out.sort_by_key(|s| (s.snapshot.time_unix_ns, s.id));
+        out.extend(new);
         Ok(out)
     }
 }

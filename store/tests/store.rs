@@ -29,6 +29,14 @@ mod command;
 #[path = "store/open.rs"]
 mod open;
 
+// Index compaction: merged index files, grace period, killed runs, concurrent backups.
+#[path = "store/compaction.rs"]
+mod compaction;
+
+// Snapshot catalogues: a LIST and a GET instead of one GET per snapshot, never trusted.
+#[path = "store/catalogue.rs"]
+mod catalogue;
+
 // The index cache is disposable: a new, wiped or busy cache folder still works.
 #[path = "store/cache.rs"]
 mod cache;

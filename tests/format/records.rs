@@ -5,6 +5,7 @@ use crate::layout::Layout;
 use crate::vectors::{chunker_seed, id};
 use coffer_store::codec::{self, Record};
 use coffer_store::crypto::{self, KdfParams};
+use coffer_store::format::catalogue::{Catalogue, CatalogueEntry};
 use coffer_store::format::condemned::CondemnedRecord;
 use coffer_store::format::config::{ChunkerRecord, Config};
 use coffer_store::format::index::{IndexFile, IndexedPack};
@@ -228,6 +229,17 @@ fn condemned_layout(r: &CondemnedRecord) -> Layout {
     l
 }
 
+fn catalogue_layout(c: &Catalogue) -> Layout {
+    let mut l = Layout::record(Catalogue::TAG, Catalogue::VERSION);
+    l.int("created_unix_ns", c.created_unix_ns)
+        .seq("snapshots", c.snapshots.len());
+    for (i, e) in c.snapshots.iter().enumerate() {
+        l.array(&format!("snapshots[{i}].id"), &e.id.0)
+            .bytes(&format!("snapshots[{i}].sealed"), &e.sealed);
+    }
+    l
+}
+
 /// Encodes with the store, checks the hand layout gives the same bytes and
 /// that they decode back, and returns the vector entry.
 fn record_vector<R: Record + PartialEq + std::fmt::Debug>(
@@ -442,6 +454,21 @@ pub(crate) fn records_section() -> Value {
         packs: vec![PackId(id(0x10)), PackId(id(0x11))],
         index_files: vec![IndexId(id(0x12))],
     };
+    // Entries stand for sealed snapshot objects; a reader checks each
+    // against its id (FORMAT.md 11.1), which these short bytes would fail.
+    let catalogue = Catalogue {
+        created_unix_ns: 1_796_000_900_000_000_000,
+        snapshots: vec![
+            CatalogueEntry {
+                id: SnapshotId(id(0x13)),
+                sealed: vec![0xaa; 3],
+            },
+            CatalogueEntry {
+                id: SnapshotId(id(0x14)),
+                sealed: vec![0xbb; 2],
+            },
+        ],
+    };
     json!([
         record_vector("Config", &config, &config_layout(&config)),
         record_vector("KeyFile", &key_file, &key_file_layout(&key_file)),
@@ -463,5 +490,6 @@ pub(crate) fn records_section() -> Value {
         ),
         record_vector("LockRecord", &lock, &lock_layout(&lock)),
         record_vector("CondemnedRecord", &condemned, &condemned_layout(&condemned)),
+        record_vector("Catalogue", &catalogue, &catalogue_layout(&catalogue)),
     ])
 }

@@ -77,7 +77,7 @@ pub(crate) fn id(fill: u8) -> [u8; 32] {
 }
 
 /// The AAD strings, as FORMAT.md lists them.
-const DOMAINS: [(Domain, &str, &str); 7] = [
+const DOMAINS: [(Domain, &str, &str); 8] = [
     (Domain::Config, "config", "coffer:config"),
     (Domain::Index, "index", "coffer:index"),
     (Domain::Snapshot, "snapshot", "coffer:snapshot"),
@@ -85,6 +85,7 @@ const DOMAINS: [(Domain, &str, &str); 7] = [
     (Domain::Blob, "blob", "coffer:blob"),
     (Domain::Lock, "lock", "coffer:lock"),
     (Domain::Condemned, "condemned", "coffer:condemned"),
+    (Domain::Catalogue, "catalogue", "coffer:catalogue"),
 ];
 pub(crate) const MASTER_KEY_AAD: &str = "coffer:master-key";
 

@@ -29,6 +29,10 @@ pub struct Backend {
     runtime: tokio::runtime::Runtime,
     /// The folder, for a local repository: file modes are set there.
     local_root: Option<std::path::PathBuf>,
+    /// Set when the store is the plain local folder store (not a test
+    /// wrapper): [`Self::list_names`] then reads the folder without a stat
+    /// per object.
+    names_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -48,7 +52,9 @@ impl Backend {
     /// missing folder (for `init`); buckets are never created.
     pub fn open_with(location: &str, create: bool, opts: &StoreOptions) -> Result<Self> {
         let store = open_store(location, create, opts)?;
-        Ok(Self::with_options(store, location, opts))
+        let mut me = Self::with_options(store, location, opts);
+        me.names_root = me.local_root.clone();
+        Ok(me)
     }
 
     /// A repository in memory, for unit tests.
@@ -71,6 +77,7 @@ impl Backend {
             client: Client::new(store, location, opts.retry, opts.multipart),
             runtime: io_runtime(),
             local_root,
+            names_root: None,
         }
     }
 
@@ -111,6 +118,49 @@ impl Backend {
     /// Names and sizes of the objects below `prefix`.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
         self.runtime.block_on(self.client.list(prefix))
+    }
+
+    /// Names of the objects directly in the flat folder `prefix` (`index`,
+    /// `snapshots`, `keys`, `catalogue`), without their sizes. On a local
+    /// folder this is one `readdir`, where the object store's listing stats
+    /// every file (3,650 snapshots: a tenth of a warm `cat --as-of`). Names
+    /// that are not ids (a file being written, `<id>#<n>`) are the caller's to
+    /// skip, as with [`Self::list`].
+    pub fn list_names(&self, prefix: &str) -> Result<Vec<String>> {
+        if let Some(root) = &self.names_root {
+            match std::fs::read_dir(root.join(prefix)) {
+                Ok(dir) => {
+                    let mut out = Vec::new();
+                    let mut complete = true;
+                    for entry in dir {
+                        let Ok(entry) = entry else {
+                            complete = false;
+                            break;
+                        };
+                        if entry.file_type().is_ok_and(|t| t.is_file()) {
+                            // `<name>#<n>`: the local store's upload in progress,
+                            // which its own listing leaves out too.
+                            if let Some(name) =
+                                entry.file_name().to_str().filter(|n| !n.contains('#'))
+                            {
+                                out.push(format!("{prefix}/{name}"));
+                            }
+                        }
+                    }
+                    if complete {
+                        return Ok(out);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                // Anything else: the store's listing says what is wrong.
+                Err(_) => {}
+            }
+        }
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
     }
 
     /// Is there any object below `prefix` (`""`: anywhere in the repository)?

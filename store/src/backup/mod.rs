@@ -86,6 +86,9 @@ pub struct BackupOptions {
     pub reuses_snapshots: Vec<SnapshotId>,
     /// Refresh and staleness of the backup lock.
     pub lock: crate::lock::LockOptions,
+    /// Index compaction and catalogue upkeep once the snapshot is stored
+    /// ([`crate::maintenance::after_backup`]); `None` skips it.
+    pub maintenance: Option<crate::maintenance::CompactOptions>,
 }
 
 impl BackupOptions {
@@ -100,6 +103,7 @@ impl BackupOptions {
             meta: Vec::new(),
             reuses_snapshots: Vec::new(),
             lock: crate::lock::LockOptions::default(),
+            maintenance: Some(crate::maintenance::CompactOptions::default()),
         }
     }
 }
@@ -111,6 +115,9 @@ pub struct BackupReport {
     /// Files skipped or read with trouble; non-empty means the snapshot is partial.
     pub warnings: Vec<String>,
     pub write: WriteStats,
+    /// What the upkeep after the snapshot did; `Err` holds why it failed
+    /// (the snapshot is stored all the same).
+    pub maintenance: std::result::Result<crate::maintenance::MaintenanceReport, String>,
 }
 
 pub(crate) enum StdinSource {
@@ -207,6 +214,14 @@ pub fn backup_with_late_meta(
             repo.load_snapshot(id)?;
         }
         backup_locked(repo, sources, opts, progress, held, late)
+    })
+    .map(|mut report| {
+        // After the backup lock is gone: compaction takes a prune lock.
+        if let Some(m) = &opts.maintenance {
+            report.maintenance =
+                crate::maintenance::after_backup(repo, m).map_err(|e| e.to_string());
+        }
+        report
     })
 }
 
@@ -315,6 +330,7 @@ fn backup_locked(
         snapshot,
         warnings,
         write,
+        maintenance: Ok(crate::maintenance::MaintenanceReport::default()),
     })
 }
 

@@ -1,6 +1,6 @@
 //! Where each object lives, relative to the repository root.
 
-use crate::id::{CondemnedId, IndexId, KeyId, LockId, PackId, SnapshotId};
+use crate::id::{CatalogueId, CondemnedId, IndexId, KeyId, LockId, PackId, SnapshotId};
 
 pub const CONFIG: &str = "config";
 pub const KEYS: &str = "keys";
@@ -9,6 +9,7 @@ pub const INDEX: &str = "index";
 pub const SNAPSHOTS: &str = "snapshots";
 pub const LOCKS: &str = "locks";
 pub const CONDEMNED: &str = "condemned";
+pub const CATALOGUE: &str = "catalogue";
 
 pub fn key(id: &KeyId) -> String {
     format!("{KEYS}/{}", id.to_hex())
@@ -35,6 +36,10 @@ pub fn lock(id: &LockId) -> String {
 
 pub fn condemned(id: &CondemnedId) -> String {
     format!("{CONDEMNED}/{}", id.to_hex())
+}
+
+pub fn catalogue(id: &CatalogueId) -> String {
+    format!("{CATALOGUE}/{}", id.to_hex())
 }
 
 /// The id at the end of an object name (`index/<hex>`, `data/ab/<hex>`).

@@ -3,6 +3,7 @@
 //! FORMAT.md (beside this crate's Cargo.toml) is the specification; a change
 //! here is a change there, and to the fixtures.
 
+pub mod catalogue;
 pub mod condemned;
 pub mod config;
 pub mod index;

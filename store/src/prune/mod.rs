@@ -34,6 +34,7 @@ mod protocol;
 pub use execute::{Fault, PruneReport, STEPS};
 pub use mark::{LiveSet, mark};
 pub use plan::{CondemnPlan, FinishPlan, PackUse, PrunePlan};
+pub(crate) use protocol::write_record;
 pub use protocol::{Pending, avoid_condemned, pending};
 
 use crate::error::Result;
