@@ -63,8 +63,8 @@ fi
 fi
 size() { du -sb "$1" | cut -f1; }
 cb=$(size "$work/c"); rb=$(size "$work/r")
-ct=$( { /usr/bin/time -f "%e %M" "$coffer" --repo "$work/c" forget "${policy[@]}" --prune --grace 0s >/dev/null; } 2>&1 | tail -1)
-rt=$( { /usr/bin/time -f "%e %M" restic -q -r "$work/r" forget "${policy[@]}" --prune >/dev/null; } 2>&1 | tail -1)
+ct=$( { /usr/bin/time -f "%e %M %U %S" "$coffer" --repo "$work/c" forget "${policy[@]}" --prune --grace 0s >/dev/null; } 2>&1 | tail -1)
+rt=$( { /usr/bin/time -f "%e %M %U %S" restic -q -r "$work/r" forget "${policy[@]}" --prune >/dev/null; } 2>&1 | tail -1)
 ca=$(size "$work/c"); ra=$(size "$work/r")
 "$coffer" --repo "$work/c" check --read-data >/dev/null
 printf '%s snapshots, %s\n' "$days" "${policy[*]}"
@@ -72,6 +72,7 @@ printf '| | coffer | restic 0.14 | coffer / restic |\n|---|---|---|---|\n'
 awk -v ct="$ct" -v rt="$rt" -v cb="$cb" -v ca="$ca" -v rb="$rb" -v ra="$ra" 'BEGIN {
   split(ct, c, " "); split(rt, r, " ");
   printf "| forget + prune time | %.2f s | %.2f s | %.2f |\n", c[1], r[1], c[1] / r[1];
+  printf "| CPU time (user + sys) | %.2f s | %.2f s | %.2f |\n", c[3] + c[4], r[3] + r[4], (c[3] + c[4]) / (r[3] + r[4]);
   printf "| peak RSS | %.0f MiB | %.0f MiB | %.2f |\n", c[2] / 1024, r[2] / 1024, c[2] / r[2];
   printf "| repository before | %.1f MB | %.1f MB | %.2f |\n", cb / 1e6, rb / 1e6, cb / rb;
   printf "| repository after | %.1f MB | %.1f MB | %.2f |\n", ca / 1e6, ra / 1e6, ca / ra;
