@@ -253,8 +253,8 @@ fn condemn(
 }
 
 /// Packs read ahead at once while repacking, at most this many bytes of them.
-const REPACK_AHEAD_PACKS: usize = 4;
-const REPACK_AHEAD_BYTES: u64 = 16 << 20;
+const REPACK_AHEAD_PACKS: usize = 2;
+const REPACK_AHEAD_BYTES: u64 = 8 << 20;
 
 /// Copies the live blobs of each pack to repack: one whole-pack read (a few
 /// packs fetched concurrently), every blob checked against its id (on all

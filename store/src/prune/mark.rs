@@ -4,8 +4,8 @@
 //! ids: the index files prune reads anyway are numbered (each entry an
 //! ordinal), a table of `(first 8 bytes of the id, ordinal)` sorted by id
 //! finds an entry's slot, and one bit per slot says "reached" (a second bit,
-//! "claimed", is for phase 1's choice of one copy per blob). That is 12 bytes
-//! and 2 bits per index entry, where a hash set of reached ids cost ~100 bytes
+//! "claimed", is for phase 1's choice of one copy per blob). That is about 13
+//! bytes and 3 bits per distinct indexed blob, where a hash set of reached ids cost ~100 bytes
 //! per reached blob; nothing grows with the number of references or
 //! snapshots. A reached tree's bit doubles as "already walked", so an
 //! unchanged folder or file (the same blob in every snapshot) is read once and
@@ -31,18 +31,15 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use rayon::prelude::*;
 
-/// A slot of the live set: an id's first 8 bytes and the ordinal of its first
-/// index entry.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    prefix: u64,
-    ordinal: u32,
-}
-
 fn prefix(id: &BlobId) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&id.0[..8]);
     u64::from_be_bytes(b)
+}
+
+/// The bucket of a prefix: its top `bits` bits.
+fn bucket(prefix: u64, bits: u32) -> u64 {
+    prefix.checked_shr(64 - bits).unwrap_or(0)
 }
 
 /// The blobs of a set of index files, each distinct id one slot, with a
@@ -52,7 +49,13 @@ pub struct LiveSet<'a> {
     files: &'a [(IndexId, IndexFile)],
     /// Per indexed pack, in order: the ordinal of its first entry, its file, its position.
     packs: Vec<(u32, u32, u32)>,
-    slots: Vec<Slot>,
+    /// Per slot, sorted: the id's first 8 bytes, and the ordinal of its first entry.
+    prefixes: Vec<u64>,
+    ordinals: Vec<u32>,
+    /// `buckets[b]`: the first slot whose prefix's top `bucket_bits` bits are
+    /// at least `b` (ids are uniform hashes: a lookup jumps near its slot).
+    buckets: Vec<u32>,
+    bucket_bits: u32,
     live: Vec<u64>,
     claimed: Vec<u64>,
     /// Trees already walked (not the live bit: a data chunk may have a tree's id).
@@ -71,10 +74,7 @@ impl<'a> LiveSet<'a> {
                 let first = u32::try_from(ordinal).map_err(|_| too_many())?;
                 packs.push((first, f as u32, p as u32));
                 for (i, b) in pack.blobs.iter().enumerate() {
-                    slots.push(Slot {
-                        prefix: prefix(&b.id),
-                        ordinal: first + i as u32,
-                    });
+                    slots.push((prefix(&b.id), first + i as u32));
                 }
                 ordinal += pack.blobs.len() as u64;
             }
@@ -83,7 +83,10 @@ impl<'a> LiveSet<'a> {
         let mut set = Self {
             files,
             packs,
-            slots: Vec::new(),
+            prefixes: Vec::new(),
+            ordinals: Vec::new(),
+            buckets: Vec::new(),
+            bucket_bits: 0,
             live: Vec::new(),
             claimed: Vec::new(),
             walked: Vec::new(),
@@ -91,17 +94,28 @@ impl<'a> LiveSet<'a> {
         };
         // By id (ties by ordinal, so a slot names an id's first entry), one slot per id.
         slots.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| set.entry(a.ordinal).id.cmp(&set.entry(b.ordinal).id))
-                .then(a.ordinal.cmp(&b.ordinal))
+            a.0.cmp(&b.0)
+                .then_with(|| set.entry(a.1).id.cmp(&set.entry(b.1).id))
+                .then(a.1.cmp(&b.1))
         });
-        slots.dedup_by(|b, a| {
-            a.prefix == b.prefix && set.entry(a.ordinal).id == set.entry(b.ordinal).id
-        });
-        slots.shrink_to_fit();
-        let words = slots.len().div_ceil(64);
-        set.slots = slots;
+        slots.dedup_by(|b, a| a.0 == b.0 && set.entry(a.1).id == set.entry(b.1).id);
+        let n = slots.len();
+        set.prefixes = slots.iter().map(|s| s.0).collect();
+        set.ordinals = slots.iter().map(|s| s.1).collect();
+        drop(slots);
+        // About 8 slots a bucket.
+        set.bucket_bits = (n / 8).max(1).ilog2().min(32);
+        let mut buckets = Vec::with_capacity((1usize << set.bucket_bits) + 1);
+        let mut at = 0usize;
+        for b in 0..(1u64 << set.bucket_bits) {
+            while at < n && bucket(set.prefixes[at], set.bucket_bits) < b {
+                at += 1;
+            }
+            buckets.push(at as u32);
+        }
+        buckets.push(n as u32);
+        set.buckets = buckets;
+        let words = n.div_ceil(64);
         set.live = vec![0; words];
         set.claimed = vec![0; words];
         set.walked = vec![0; words];
@@ -122,9 +136,11 @@ impl<'a> LiveSet<'a> {
     /// The slot of `id`, when an index file lists it.
     fn slot(&self, id: &BlobId) -> Option<usize> {
         let p = prefix(id);
-        let mut at = self.slots.partition_point(|s| s.prefix < p);
-        while at < self.slots.len() && self.slots[at].prefix == p {
-            if self.entry(self.slots[at].ordinal).id == *id {
+        let b = bucket(p, self.bucket_bits) as usize;
+        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        let mut at = lo + self.prefixes[lo..hi].partition_point(|&q| q < p);
+        while at < self.prefixes.len() && self.prefixes[at] == p {
+            if self.entry(self.ordinals[at]).id == *id {
                 return Some(at);
             }
             at += 1;
@@ -193,7 +209,7 @@ impl<'a> LiveSet<'a> {
 
     /// Distinct blobs the index files list.
     pub fn indexed(&self) -> usize {
-        self.slots.len()
+        self.prefixes.len()
     }
 
     /// Every indexed pack, as its index file lists it.
@@ -225,6 +241,29 @@ pub fn mark<'a>(
         visit(&mut live, &mut level, s.snapshot.root, i, snapshots)?;
     }
     while !level.is_empty() {
+        let mut next = Vec::new();
+        for batch in level.chunks(LEVEL_BATCH) {
+            walk_batch(repo, &mut live, batch, &mut next, snapshots)?;
+        }
+        level = next;
+    }
+    Ok(live)
+}
+
+/// Trees opened at once: bounds the decoded trees held in memory.
+const LEVEL_BATCH: usize = 512;
+
+/// Reads `batch` (in parallel), marks what the trees reference, queues new
+/// trees in `next`.
+fn walk_batch(
+    repo: &Repository,
+    live: &mut LiveSet<'_>,
+    batch: &[(BlobId, usize)],
+    next: &mut Vec<(BlobId, usize)>,
+    snapshots: &[SnapshotEntry],
+) -> Result<()> {
+    {
+        let level = batch;
         let ids: Vec<BlobId> = level.iter().map(|(t, _)| *t).collect();
         crate::tree::prefetch_trees(repo, &ids)?;
         let read: Vec<Result<std::sync::Arc<TreeBlob>>> = level
@@ -234,18 +273,15 @@ pub fn mark<'a>(
                     .map_err(|e| unreadable(tree, &snapshots[*from], &e.to_string()))
             })
             .collect();
-        let mut next = Vec::new();
         for ((_, from), blob) in level.iter().zip(read) {
             match &*blob? {
                 TreeBlob::DirLeaf(nodes) => {
                     for n in nodes {
                         match &n.kind {
-                            NodeKind::Dir { tree } => {
-                                visit(&mut live, &mut next, *tree, *from, snapshots)?
-                            }
+                            NodeKind::Dir { tree } => visit(live, next, *tree, *from, snapshots)?,
                             NodeKind::File {
                                 content: Content::List(root),
-                            } => visit(&mut live, &mut next, *root, *from, snapshots)?,
+                            } => visit(live, next, *root, *from, snapshots)?,
                             NodeKind::File {
                                 content: Content::Inline(chunks),
                             } => chunks.iter().for_each(|c| {
@@ -257,12 +293,12 @@ pub fn mark<'a>(
                 }
                 TreeBlob::DirInner(refs) => {
                     for r in refs {
-                        visit(&mut live, &mut next, r.blob, *from, snapshots)?;
+                        visit(live, next, r.blob, *from, snapshots)?;
                     }
                 }
                 TreeBlob::ContentInner(refs) => {
                     for r in refs {
-                        visit(&mut live, &mut next, r.blob, *from, snapshots)?;
+                        visit(live, next, r.blob, *from, snapshots)?;
                     }
                 }
                 TreeBlob::ContentLeaf(chunks) => chunks.iter().for_each(|c| {
@@ -270,9 +306,8 @@ pub fn mark<'a>(
                 }),
             }
         }
-        level = next;
     }
-    Ok(live)
+    Ok(())
 }
 
 /// Marks a tree and queues it for reading if it is new.
@@ -386,6 +421,41 @@ mod tests {
         assert!(live.contains(&c));
         assert_eq!(live.walk(&id(7, 7)), None);
         assert_eq!(live.len(), 3);
+    }
+
+    #[test]
+    fn many_ids_over_many_buckets_are_each_found() {
+        let ids: Vec<BlobId> = (0..5000u32)
+            .map(|i| BlobId(crate::id::content_hash(&i.to_le_bytes())))
+            .collect();
+        let files: Vec<(IndexId, IndexFile)> = ids
+            .chunks(700)
+            .enumerate()
+            .map(|(n, c)| {
+                (
+                    IndexId([n as u8; 32]),
+                    IndexFile {
+                        packs: c
+                            .chunks(90)
+                            .enumerate()
+                            .map(|(k, c)| pack((n * 10 + k) as u8, c))
+                            .collect(),
+                    },
+                )
+            })
+            .collect();
+        let mut live = LiveSet::new(&files).unwrap();
+        assert_eq!(live.indexed(), 5000);
+        assert!(live.bucket_bits > 0);
+        for id in ids.iter().step_by(2) {
+            assert!(live.insert(id));
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(live.contains(id), i % 2 == 0, "id {i}");
+        }
+        assert_eq!(live.len(), 2500);
+        let other = BlobId(crate::id::content_hash(b"not indexed"));
+        assert!(!live.contains(&other) && !live.insert(&other));
     }
 
     #[test]
