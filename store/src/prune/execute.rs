@@ -159,7 +159,7 @@ fn finish(
         .collect();
     let deleted = delete_all(repo, &packs, opts, "delete-pack")?;
     report.packs_deleted += deleted;
-    report.bytes_deleted += f.delete_packs[..deleted as usize]
+    report.bytes_deleted += f.delete_packs[..usize::try_from(deleted).unwrap_or(usize::MAX)]
         .iter()
         .map(|(_, size)| size)
         .sum::<u64>();

@@ -63,6 +63,9 @@ pub struct LiveSet<'a> {
     live_count: usize,
 }
 
+// Counts and positions fit in u32: `new` refuses more than u32::MAX entries,
+// and a bucket number has at most 32 bits.
+#[allow(clippy::cast_possible_truncation)]
 impl<'a> LiveSet<'a> {
     /// An empty mark over the blobs `files` list.
     pub fn new(files: &'a [(IndexId, IndexFile)]) -> Result<Self> {
@@ -342,6 +345,7 @@ fn unreadable(tree: &BlobId, s: &SnapshotEntry, why: &str) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::format::pack::BlobKind;
@@ -390,7 +394,7 @@ mod tests {
                 },
             ),
         ];
-        let mut live = LiveSet::new(&files).unwrap();
+        let mut live = LiveSet::new(&files).expect("fewer than 4 billion entries");
         assert_eq!(live.indexed(), 4);
         assert_eq!(live.indexed_packs().count(), 3);
         assert!(live.is_empty());
@@ -444,7 +448,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut live = LiveSet::new(&files).unwrap();
+        let mut live = LiveSet::new(&files).expect("fewer than 4 billion entries");
         assert_eq!(live.indexed(), 5000);
         assert!(live.bucket_bits > 0);
         for id in ids.iter().step_by(2) {
@@ -461,7 +465,7 @@ mod tests {
     #[test]
     fn an_empty_index_is_an_empty_set() {
         let files: Vec<(IndexId, IndexFile)> = Vec::new();
-        let mut live = LiveSet::new(&files).unwrap();
+        let mut live = LiveSet::new(&files).expect("fewer than 4 billion entries");
         assert_eq!(live.indexed(), 0);
         assert!(!live.insert(&id(1, 1)) && !live.contains(&id(1, 1)) && !live.claim(&id(1, 1)));
     }
