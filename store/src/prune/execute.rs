@@ -78,6 +78,7 @@ pub(crate) fn execute(
     plan: &PrunePlan,
     opts: &PruneOptions,
     progress: &dyn Progress,
+    then_finish: bool,
 ) -> Result<PruneReport> {
     let now_pending: HashSet<CondemnedId> =
         protocol::pending(repo)?.into_iter().map(|p| p.id).collect();
@@ -96,7 +97,11 @@ pub(crate) fn execute(
     if !plan.condemn.is_empty() {
         condemn(repo, plan, opts, progress, &mut report)?;
     }
-    repo.resync_index()?;
+    // The caller's phase 2 deletes index files right after, and its sync
+    // rebuilds the cache: ingesting phase 1's index files now is wasted work.
+    if !(then_finish && report.record_written.is_some()) {
+        repo.resync_index()?;
+    }
     Ok(report)
 }
 
@@ -144,23 +149,55 @@ fn finish(
         report.packs_rescued = f.rescue.len() as u64;
         checkpoint(opts, "rescue-index")?;
     }
-    for id in &f.delete_index_files {
-        repo.backend().delete(&layout::index(id))?;
-        report.index_files_deleted += 1;
-        checkpoint(opts, "delete-index")?;
-    }
-    for (id, size) in &f.delete_packs {
-        repo.backend().delete(&layout::pack(id))?;
-        report.packs_deleted += 1;
-        report.bytes_deleted += size;
-        checkpoint(opts, "delete-pack")?;
-    }
+    let index: Vec<String> = f.delete_index_files.iter().map(layout::index).collect();
+    report.index_files_deleted += delete_all(repo, &index, opts, "delete-index")?;
+    // Only once every index file listing them is gone.
+    let packs: Vec<String> = f
+        .delete_packs
+        .iter()
+        .map(|(id, _)| layout::pack(id))
+        .collect();
+    let deleted = delete_all(repo, &packs, opts, "delete-pack")?;
+    report.packs_deleted += deleted;
+    report.bytes_deleted += f.delete_packs[..usize::try_from(deleted).unwrap_or(usize::MAX)]
+        .iter()
+        .map(|(_, size)| size)
+        .sum::<u64>();
     for id in &f.records {
         repo.backend().delete(&layout::condemned(id))?;
         report.records_finished += 1;
         checkpoint(opts, "delete-record")?;
     }
     Ok(())
+}
+
+/// Objects deleted per batch (each batch's deletes run concurrently; a step's
+/// fault is checked after each batch).
+const DELETE_BATCH: usize = 256;
+/// Deletes in flight at once.
+const CONCURRENT_DELETES: usize = 16;
+
+/// Deletes `names` in batches of concurrent requests; the count deleted.
+/// Order within one step does not matter (no index file names another, no
+/// pack names anything), so the requests of a batch may finish in any order.
+fn delete_all(repo: &Repository, names: &[String], opts: &PruneOptions, step: &str) -> Result<u64> {
+    let mut deleted = 0u64;
+    for batch in names.chunks(DELETE_BATCH) {
+        let client = repo.backend().client();
+        let results: Vec<Result<()>> = repo.backend().block_on(async {
+            use futures::StreamExt;
+            futures::stream::iter(batch.iter().map(|name| client.delete(name)))
+                .buffer_unordered(CONCURRENT_DELETES)
+                .collect()
+                .await
+        });
+        for r in results {
+            r?;
+        }
+        deleted += batch.len() as u64;
+        checkpoint(opts, step)?;
+    }
+    Ok(deleted)
 }
 
 fn condemn(
@@ -215,8 +252,13 @@ fn condemn(
     Ok(())
 }
 
-/// Copies the live blobs of each pack to repack: one whole-pack read, every
-/// blob checked against its id before it is written again.
+/// Packs read ahead at once while repacking, at most this many bytes of them.
+const REPACK_AHEAD_PACKS: usize = 2;
+const REPACK_AHEAD_BYTES: u64 = 8 << 20;
+
+/// Copies the live blobs of each pack to repack: one whole-pack read (a few
+/// packs fetched concurrently), every blob checked against its id (on all
+/// cores) before it is written again, in the plan's order.
 fn copy_live(
     repo: &Repository,
     c: &super::CondemnPlan,
@@ -225,31 +267,66 @@ fn copy_live(
     progress: &dyn Progress,
     report: &mut PruneReport,
 ) -> Result<()> {
-    for (pack, entries) in &c.copy {
-        let name = layout::pack(pack);
-        let bytes = repo.backend().get(&name)?.ok_or_else(|| {
-            Error::corrupt(
-                format!("pack {pack}"),
-                "deleted while prune was repacking it",
+    use rayon::prelude::*;
+    let sizes: std::collections::HashMap<PackId, u64> =
+        c.repack.iter().map(|u| (u.pack, u.pack_bytes)).collect();
+    let mut rest = &c.copy[..];
+    while !rest.is_empty() {
+        let mut n = 0;
+        let mut bytes = 0;
+        while n < rest.len() && n < REPACK_AHEAD_PACKS && (n == 0 || bytes < REPACK_AHEAD_BYTES) {
+            bytes += sizes.get(&rest[n].0).copied().unwrap_or(0);
+            n += 1;
+        }
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let client = repo.backend().client();
+        let fetched: Vec<Result<Option<bytes::Bytes>>> = repo.backend().block_on(async {
+            use futures::StreamExt;
+            futures::stream::iter(
+                group
+                    .iter()
+                    .map(|(pack, _)| async move { client.get(&layout::pack(pack)).await }),
             )
-        })?;
-        for e in entries {
-            let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
-                ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
-            let sealed = bytes.get(range).ok_or_else(|| {
+            .buffered(REPACK_AHEAD_PACKS)
+            .collect()
+            .await
+        });
+        for ((pack, entries), bytes) in group.iter().zip(fetched) {
+            let bytes = bytes?.ok_or_else(|| {
                 Error::corrupt(
                     format!("pack {pack}"),
-                    format!("blob {} past its end", e.id.short()),
+                    "deleted while prune was repacking it",
                 )
             })?;
-            let loc = crate::cache::BlobLocation::of(*pack, e);
-            repo.open_blob(&e.id, &loc, sealed)?;
-            writer.add(e.id, e.kind, sealed, e.raw_length)?;
-            report.blobs_copied += 1;
-            progress.bytes(u64::from(e.length));
+            let sealed: Vec<&[u8]> = entries
+                .iter()
+                .map(|e| {
+                    let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
+                        ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
+                    bytes.get(range).ok_or_else(|| {
+                        Error::corrupt(
+                            format!("pack {pack}"),
+                            format!("blob {} past its end", e.id.short()),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?;
+            entries
+                .par_iter()
+                .zip(sealed.par_iter())
+                .try_for_each(|(e, sealed)| {
+                    let loc = crate::cache::BlobLocation::of(*pack, e);
+                    repo.open_blob(&e.id, &loc, sealed).map(drop)
+                })?;
+            for (e, sealed) in entries.iter().zip(sealed) {
+                writer.add(e.id, e.kind, sealed, e.raw_length)?;
+                report.blobs_copied += 1;
+                progress.bytes(u64::from(e.length));
+            }
+            report.packs_repacked += 1;
+            checkpoint(opts, "repack-pack")?;
         }
-        report.packs_repacked += 1;
-        checkpoint(opts, "repack-pack")?;
     }
     Ok(())
 }

@@ -129,23 +129,31 @@ pub fn execute(
     progress: &dyn Progress,
 ) -> Result<PruneReport> {
     crate::lock::hold(repo, LockKind::Prune, &opts.lock, |held| {
-        execute::execute(repo, held, plan, opts, progress)
+        execute::execute(repo, held, plan, opts, progress, false)
     })
 }
 
 /// Plan and execute under one lock; with a zero grace period a second round
 /// finishes (phase 2) the record the first wrote.
+///
+/// The second round reuses the first round's mark instead of marking again
+/// (FORMAT.md section 14.3, "Phase 2 in the run that wrote the record"): its
+/// checks then compare against the first mark's time and snapshot list, so a
+/// backup that ran meanwhile defers the deletion to the next prune.
 pub fn run(
     repo: &Repository,
     opts: &PruneOptions,
     progress: &dyn Progress,
 ) -> Result<PruneOutcome> {
     crate::lock::hold(repo, LockKind::Prune, &opts.lock, |held| {
-        let plan = plan_locked(repo, opts, progress)?;
-        let report = execute::execute(repo, held, &plan, opts, progress)?;
+        let start = begin(repo, opts, progress)?;
+        let files = plan::load_index_files(repo)?;
+        let mut live = mark::mark(repo, &files, &start.snapshots, progress)?;
+        let plan = assemble(repo, opts, start, &mut live)?;
+        let report = execute::execute(repo, held, &plan, opts, progress, opts.grace.is_zero())?;
         let second = if report.record_written.is_some() && opts.grace.is_zero() {
-            let plan = plan_locked(repo, opts, progress)?;
-            let report = execute::execute(repo, held, &plan, opts, progress)?;
+            let plan = finish_with_mark(repo, opts, &plan, &live, progress)?;
+            let report = execute::execute(repo, held, &plan, opts, progress, false)?;
             Some(Box::new(PruneOutcome {
                 plan,
                 report,
@@ -162,11 +170,16 @@ pub fn run(
     })
 }
 
-fn plan_locked(
-    repo: &Repository,
-    opts: &PruneOptions,
-    progress: &dyn Progress,
-) -> Result<PrunePlan> {
+/// What a plan knows before it marks.
+struct Start {
+    pending: Vec<Pending>,
+    eligible: Vec<Pending>,
+    waiting: Vec<RecordWait>,
+    mark_started: SystemTime,
+    snapshots: Vec<crate::format::snapshot::SnapshotEntry>,
+}
+
+fn begin(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> Result<Start> {
     progress.phase("plan", None);
     let pending = protocol::pending(repo)?;
     let now = SystemTime::now();
@@ -176,22 +189,96 @@ fn plan_locked(
     let mark_started = SystemTime::now();
     let mut snapshots = repo.snapshots()?;
     snapshots.retain(|s| !opts.assume_forgotten.contains(&s.id));
-    // Index files listed after the snapshots: every blob a listed snapshot
-    // references is then known (writers store the index first).
+    // Index files are read after the snapshots are listed: every blob a
+    // listed snapshot references is then in them (writers store the index
+    // first). The cache is synced for the tree reads.
     repo.resync_index()?;
-    let live = mark::mark(repo, &snapshots, progress)?;
-    let index_files = plan::load_index_files(repo)?;
+    Ok(Start {
+        pending,
+        eligible,
+        waiting,
+        mark_started,
+        snapshots,
+    })
+}
+
+fn assemble(
+    repo: &Repository,
+    opts: &PruneOptions,
+    start: Start,
+    live: &mut LiveSet<'_>,
+) -> Result<PrunePlan> {
+    let files = live.files();
     let listing = plan::pack_listing(repo)?;
-    let mut finish = plan::finish(&eligible, &index_files, &listing, &live);
-    finish.waiting = waiting;
-    let condemn = plan::condemn(&pending, &index_files, &listing, &live, opts)?;
+    let borrowed: Vec<(crate::id::IndexId, &crate::format::index::IndexFile)> =
+        files.iter().map(|(id, f)| (*id, f)).collect();
+    let mut finish = plan::finish(&start.eligible, &borrowed, &listing, live);
+    finish.waiting = start.waiting;
+    let condemn = plan::condemn(&start.pending, files, &listing, live, opts)?;
     Ok(PrunePlan {
-        snapshots: snapshots.len(),
+        snapshots: start.snapshots.len(),
         live_blobs: live.len(),
-        mark_started_unix_ns: unix_ns(mark_started),
-        marked: snapshots.iter().map(|s| s.id).collect(),
-        pending_seen: pending.iter().map(|p| p.id).collect(),
+        mark_started_unix_ns: unix_ns(start.mark_started),
+        marked: start.snapshots.iter().map(|s| s.id).collect(),
+        pending_seen: start.pending.iter().map(|p| p.id).collect(),
         finish,
         condemn,
     })
+}
+
+/// Phase 2 of the records now due, against the mark `first` was planned
+/// with. The index files are listed again (phase 1 and any backup since
+/// wrote new ones); only those the mark did not read are fetched.
+fn finish_with_mark(
+    repo: &Repository,
+    opts: &PruneOptions,
+    first: &PrunePlan,
+    live: &LiveSet<'_>,
+    progress: &dyn Progress,
+) -> Result<PrunePlan> {
+    progress.phase("plan", None);
+    let pending = protocol::pending(repo)?;
+    let now = SystemTime::now();
+    let locks = crate::lock::list(repo, now, &opts.lock)?;
+    let (eligible, waiting) = plan::eligible(&pending, &locks, opts, now);
+    let read: std::collections::HashMap<crate::id::IndexId, &crate::format::index::IndexFile> =
+        live.files().iter().map(|(id, f)| (*id, f)).collect();
+    let stored = plan::list_index_files(repo)?;
+    let fresh = plan::fetch_index_files(
+        repo,
+        stored
+            .iter()
+            .filter(|id| !read.contains_key(id))
+            .copied()
+            .collect(),
+    )?;
+    let mut files: Vec<(crate::id::IndexId, &crate::format::index::IndexFile)> = stored
+        .iter()
+        .filter_map(|id| read.get(id).map(|f| (*id, *f)))
+        .chain(fresh.iter().map(|(id, f)| (*id, f)))
+        .collect();
+    files.sort_by_key(|(id, _)| *id);
+    let listing = plan::pack_listing(repo)?;
+    let mut finish = plan::finish(&eligible, &files, &listing, live);
+    finish.waiting = waiting;
+    Ok(PrunePlan {
+        snapshots: first.snapshots,
+        live_blobs: first.live_blobs,
+        mark_started_unix_ns: first.mark_started_unix_ns,
+        marked: first.marked.clone(),
+        pending_seen: pending.iter().map(|p| p.id).collect(),
+        finish,
+        condemn: CondemnPlan::default(),
+    })
+}
+
+fn plan_locked(
+    repo: &Repository,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+) -> Result<PrunePlan> {
+    let start = begin(repo, opts, progress)?;
+    let files = plan::load_index_files(repo)?;
+    let mut live = mark::mark(repo, &files, &start.snapshots, progress)?;
+    assemble(repo, opts, start, &mut live)
 }

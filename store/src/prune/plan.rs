@@ -95,12 +95,25 @@ pub struct PrunePlan {
 
 /// Every index file, read concurrently.
 pub(crate) fn load_index_files(repo: &Repository) -> Result<Vec<(IndexId, IndexFile)>> {
-    let ids: Vec<IndexId> = repo
+    fetch_index_files(repo, list_index_files(repo)?)
+}
+
+/// The ids of the index files stored now.
+pub(crate) fn list_index_files(repo: &Repository) -> Result<Vec<IndexId>> {
+    Ok(repo
         .backend()
         .list(layout::INDEX)?
         .into_iter()
         .filter_map(|(name, _)| layout::id_from_name(&name).map(IndexId))
-        .collect();
+        .collect())
+}
+
+/// The index files `ids` names, read concurrently (one deleted meanwhile is
+/// left out), sorted by id.
+pub(crate) fn fetch_index_files(
+    repo: &Repository,
+    ids: Vec<IndexId>,
+) -> Result<Vec<(IndexId, IndexFile)>> {
     let client = repo.backend().client();
     let fetched = repo.backend().block_on(async {
         use futures::StreamExt;
@@ -172,9 +185,9 @@ pub(crate) fn eligible(
 /// Phase 2 for the eligible records, against the current mark.
 pub(crate) fn finish(
     eligible: &[Pending],
-    index_files: &[(IndexId, IndexFile)],
+    index_files: &[(IndexId, &IndexFile)],
     listing: &HashMap<PackId, u64>,
-    live: &LiveSet,
+    live: &LiveSet<'_>,
 ) -> FinishPlan {
     let mut plan = FinishPlan {
         records: eligible.iter().map(|p| p.id).collect(),
@@ -264,9 +277,10 @@ pub(crate) fn condemn(
     pending: &[Pending],
     index_files: &[(IndexId, IndexFile)],
     listing: &HashMap<PackId, u64>,
-    live: &LiveSet,
+    live: &mut LiveSet<'_>,
     opts: &PruneOptions,
 ) -> Result<CondemnPlan> {
+    live.clear_claims();
     let pending_index: HashSet<IndexId> = pending
         .iter()
         .flat_map(|p| p.record.index_files.iter().copied())
@@ -315,7 +329,6 @@ pub(crate) fn condemn(
     };
     let mut order: Vec<(&IndexedPack, f64)> = packs.values().map(|p| (*p, live_share(p))).collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.pack.cmp(&b.0.pack)));
-    let mut claimed: HashSet<BlobId> = HashSet::new();
     let mut plan = CondemnPlan::default();
     for (p, _) in order {
         let mut usage = PackUse {
@@ -328,7 +341,7 @@ pub(crate) fn condemn(
         };
         let mut copy = Vec::new();
         for b in &p.blobs {
-            if live.contains(&b.id) && claimed.insert(b.id) {
+            if live.claim(&b.id) {
                 usage.live_blobs += 1;
                 usage.live_bytes += u64::from(b.length);
                 copy.push(*b);

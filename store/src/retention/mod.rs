@@ -208,10 +208,26 @@ pub fn check_explicit(
     )))
 }
 
-/// Deletes the snapshot objects. Data stays until the next prune.
+/// Snapshot deletes in flight at once.
+const CONCURRENT_DELETES: usize = 16;
+
+/// Deletes the snapshot objects, several at a time (a snapshot is a leaf
+/// nothing names, so the order does not matter). Data stays until the next
+/// prune.
 pub fn execute(repo: &Repository, ids: &[SnapshotId]) -> Result<usize> {
-    for id in ids {
-        repo.backend().delete(&layout::snapshot(id))?;
+    let client = repo.backend().client();
+    let results: Vec<Result<()>> = repo.backend().block_on(async {
+        use futures::StreamExt;
+        futures::stream::iter(
+            ids.iter()
+                .map(|id| async move { client.delete(&layout::snapshot(id)).await }),
+        )
+        .buffer_unordered(CONCURRENT_DELETES)
+        .collect()
+        .await
+    });
+    for r in results {
+        r?;
     }
     Ok(ids.len())
 }
