@@ -1,6 +1,6 @@
 //! Awkward sources: file names that are not UTF-8 and a sparse 10 GB file come
 //! back byte for byte (the sparse file sparse); a path longer than PATH_MAX is
-//! named and skipped while the rest of the snapshot is kept; a file written to
+//! backed up whole; a file written to
 //! while it is read is named in a warning.
 
 use crate::harness::Coffer;
@@ -77,13 +77,13 @@ fn deep_tree(root: &Path, levels: usize) -> usize {
     levels * (name.len() + 1) + "invoice.pdf".len()
 }
 
-/// Paths past PATH_MAX cannot be opened by their full name, which is how the
-/// backup walks today (walking by folder descriptors, openat, would lift this:
-/// noted in issue 9). What is promised meanwhile: the folder that cannot be
-/// read is named with the reason, the run says it is partial (exit 3, as for
-/// an unreadable folder), and everything else is in the snapshot and restores.
+/// The backup walks by folder descriptors (each folder opened relative to its
+/// parent's, issue 9), so a file whose full path is past PATH_MAX is read
+/// like any other and its snapshot path is whole (`cat` gives its bytes).
+/// Restore still creates by full path: it stops at the folder it cannot
+/// create and names it with the reason.
 #[test]
-fn a_path_longer_than_path_max_is_named_and_skipped_and_the_rest_is_kept() {
+fn a_path_longer_than_path_max_is_backed_up_whole() {
     let c = Coffer::init();
     let src = c.path("erp");
     std::fs::create_dir_all(&src).expect("mkdir");
@@ -93,23 +93,44 @@ fn a_path_longer_than_path_max_is_named_and_skipped_and_the_rest_is_kept() {
         len > 4096,
         "the test path ({len} bytes) must exceed PATH_MAX"
     );
-    let run = c.run(["backup".as_ref(), src.as_os_str()]);
-    run.assert_code(3);
-    let warning = run.stderr.lines().find(|l| l.starts_with("warning: "));
-    let warning = warning.unwrap_or_else(|| panic!("no warning: {}", run.stderr));
+    let run = c.ok(["backup".as_ref(), src.as_os_str()]);
     assert!(
-        warning.contains("File name too long") && warning.contains("folder skipped"),
-        "the warning should name the reason and what was skipped: {warning}"
+        !run.stderr.contains("warning: "),
+        "no warning expected: {}",
+        run.stderr
     );
-    assert!(run.stdout_str().contains("partial"), "{}", run.stdout_str());
+    assert!(
+        !run.stdout_str().contains("partial"),
+        "{}",
+        run.stdout_str()
+    );
 
-    let target = c.restore("latest", "target", &[]);
-    assert_eq!(
-        std::fs::read(target.join("erp/facture.pdf")).expect("the sibling file was kept"),
-        b"beside the deep tree"
+    let deep = format!(
+        "erp/{}invoice.pdf",
+        format!("{}/", "d".repeat(200)).repeat(25)
     );
-    // The folders down to the limit were kept too: the first level is there.
-    assert!(target.join("erp").join("d".repeat(200)).is_dir());
+    let out = c.ok(["cat".to_string(), format!("latest:{deep}")]);
+    assert_eq!(out.stdout, b"at the bottom", "cat of the deep file");
+
+    // Restore still creates by full path (issue 9's other half): it stops at
+    // the deep folder and says which one it could not write, and why.
+    let target = c.path("target");
+    let run = c.run([
+        "restore".as_ref(),
+        "latest".as_ref(),
+        "--target".as_ref(),
+        target.as_os_str(),
+    ]);
+    assert_ne!(
+        run.code,
+        Some(0),
+        "restore cannot have written the deep file"
+    );
+    assert!(
+        run.stderr.contains("cannot write") && run.stderr.contains("File name too long"),
+        "restore should name what it could not write: {}",
+        run.stderr
+    );
 }
 
 #[test]
