@@ -1,6 +1,6 @@
 //! Awkward sources: file names that are not UTF-8 and a sparse 10 GB file come
 //! back byte for byte (the sparse file sparse); a path longer than PATH_MAX is
-//! backed up whole; a file written to
+//! backed up and restored whole; a file written to
 //! while it is read is named in a warning.
 
 use crate::harness::Coffer;
@@ -79,11 +79,11 @@ fn deep_tree(root: &Path, levels: usize) -> usize {
 
 /// The backup walks by folder descriptors (each folder opened relative to its
 /// parent's, issue 9), so a file whose full path is past PATH_MAX is read
-/// like any other and its snapshot path is whole (`cat` gives its bytes).
-/// Restore still creates by full path: it stops at the folder it cannot
-/// create and names it with the reason.
+/// like any other and its snapshot path is whole (`cat` gives its bytes);
+/// restore creates relative to folder descriptors as well, so the file comes
+/// back at its full depth.
 #[test]
-fn a_path_longer_than_path_max_is_backed_up_whole() {
+fn a_path_longer_than_path_max_is_backed_up_and_restored_whole() {
     let c = Coffer::init();
     let src = c.path("erp");
     std::fs::create_dir_all(&src).expect("mkdir");
@@ -112,25 +112,33 @@ fn a_path_longer_than_path_max_is_backed_up_whole() {
     let out = c.ok(["cat".to_string(), format!("latest:{deep}")]);
     assert_eq!(out.stdout, b"at the bottom", "cat of the deep file");
 
-    // Restore still creates by full path (issue 9's other half): it stops at
-    // the deep folder and says which one it could not write, and why.
-    let target = c.path("target");
-    let run = c.run([
-        "restore".as_ref(),
-        "latest".as_ref(),
-        "--target".as_ref(),
-        target.as_os_str(),
-    ]);
-    assert_ne!(
-        run.code,
-        Some(0),
-        "restore cannot have written the deep file"
+    // Restore creates each folder and file relative to its parent's
+    // descriptor too: the deep file comes back at its full depth.
+    let target = c.restore("latest", "target", &[]);
+    assert_eq!(
+        std::fs::read(target.join("erp/facture.pdf")).expect("the sibling file was restored"),
+        b"beside the deep tree"
     );
-    assert!(
-        run.stderr.contains("cannot write") && run.stderr.contains("File name too long"),
-        "restore should name what it could not write: {}",
-        run.stderr
+    assert_eq!(
+        read_deep(&target.join("erp"), 25),
+        b"at the bottom",
+        "the deep file restored byte for byte at its full depth"
     );
+}
+
+/// The bytes of `invoice.pdf` at the bottom of a `deep_tree`, read with
+/// relative `cd`s (its full path is too long to open).
+fn read_deep(root: &Path, levels: usize) -> Vec<u8> {
+    let name = "d".repeat(200);
+    let script =
+        format!("set -e; cd \"$1\"; for i in $(seq {levels}); do cd {name}; done; cat invoice.pdf");
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script, "read_deep"])
+        .arg(root)
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "the deep file is not there: {out:?}");
+    out.stdout
 }
 
 #[test]
