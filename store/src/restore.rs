@@ -17,8 +17,11 @@ use crate::sparse::SparseFile;
 use crate::tree::{ContentChunks, dir_entries, prefetch_trees};
 use bytes::Bytes;
 use globset::GlobSet;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use tokio::task::JoinHandle;
@@ -248,10 +251,15 @@ pub fn restore(
     opts: &RestoreOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
-    std::fs::create_dir_all(target).map_err(|source| Error::Target {
+    let target_err = |source| Error::Target {
         path: target.to_path_buf(),
         source,
-    })?;
+    };
+    std::fs::create_dir_all(target).map_err(target_err)?;
+    // Everything below is created relative to this descriptor (and each folder
+    // relative to its parent's), so path length does not matter and no
+    // symlink can be followed on the way.
+    let top = open_dir(rustix::fs::CWD, target.as_os_str()).map_err(target_err)?;
     progress.phase("restore", None);
     let mut r = Restorer {
         repo,
@@ -261,7 +269,7 @@ pub fn restore(
         depth: 0,
     };
     if opts.subpath.trim_matches('/').is_empty() {
-        r.dir(root, target, "", r.include.is_none())?;
+        r.dir(root, top.as_fd(), target, "", r.include.is_none())?;
         return Ok(r.report);
     }
     let Some(found) = resolve_subpath(repo, root, opts.subpath, &mut r)? else {
@@ -272,13 +280,19 @@ pub fn restore(
         Some(Node {
             kind: NodeKind::Dir { tree },
             ..
-        }) => r.dir(&tree, target, "", r.include.is_none())?,
+        }) => r.dir(&tree, top.as_fd(), target, "", r.include.is_none())?,
         Some(node) => {
             // A single file or symlink lands in the target folder under its own name.
             let name = node.name_lossy();
             if is_safe_name(&node.name) {
-                let path = target.join(std::ffi::OsStr::from_bytes(&node.name));
-                r.node(&node, &path, &name, r.include.is_none())?;
+                let leaf = std::ffi::OsStr::from_bytes(&node.name);
+                let path = target.join(leaf);
+                let at = Place {
+                    dir: top.as_fd(),
+                    name: leaf,
+                    path: &path,
+                };
+                r.node(&node, at, &name, r.include.is_none())?;
             } else {
                 r.skip(name, "unsafe name in the snapshot (.., / or empty)");
             }
@@ -339,10 +353,10 @@ fn resolve_subpath(
 }
 
 /// Folders nested deeper than this are refused. Restore descends by recursion,
-/// and a crafted snapshot can chain trees a million deep in a few megabytes;
-/// no document tree comes near this (a full PATH_MAX path of one-letter names
-/// is 2,048 levels, of real names a few dozen).
-pub const MAX_DEPTH: usize = 1_000;
+/// holding one descriptor per level (under the usual limit of 1,024 open
+/// files), and a crafted snapshot can chain trees a million deep in a few
+/// megabytes; document trees are a few dozen levels deep.
+pub const MAX_DEPTH: usize = 512;
 
 /// One restore run: where it reads from, what it keeps, what it did.
 struct Restorer<'a> {
@@ -365,7 +379,15 @@ impl Restorer<'_> {
 
     /// `covered`: an enclosing folder matched `--include` (or there is none),
     /// so everything below is restored.
-    fn dir(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
+    /// `fd` is the open folder `dir` (its path is for messages only).
+    fn dir(
+        &mut self,
+        tree: &BlobId,
+        fd: BorrowedFd<'_>,
+        dir: &Path,
+        rel: &str,
+        covered: bool,
+    ) -> Result<()> {
         if self.depth >= MAX_DEPTH {
             return Err(Error::corrupt(
                 rel,
@@ -375,12 +397,19 @@ impl Restorer<'_> {
             ));
         }
         self.depth += 1;
-        let done = self.entries(tree, dir, rel, covered);
+        let done = self.entries(tree, fd, dir, rel, covered);
         self.depth -= 1;
         done
     }
 
-    fn entries(&mut self, tree: &BlobId, dir: &Path, rel: &str, covered: bool) -> Result<()> {
+    fn entries(
+        &mut self,
+        tree: &BlobId,
+        fd: BorrowedFd<'_>,
+        dir: &Path,
+        rel: &str,
+        covered: bool,
+    ) -> Result<()> {
         let entries = dir_entries(self.repo, tree)?;
         // Every subfolder and long file's content list below will be read
         // (an --include may prune some; fetching a few extra pieces costs less
@@ -407,13 +436,20 @@ impl Restorer<'_> {
                 self.skip(child_rel, "unsafe name in the snapshot (.., / or empty)");
                 continue;
             }
-            let path = dir.join(std::ffi::OsStr::from_bytes(&node.name));
-            self.node(&node, &path, &child_rel, covered)?;
+            let leaf = std::ffi::OsStr::from_bytes(&node.name);
+            let path = dir.join(leaf);
+            let at = Place {
+                dir: fd,
+                name: leaf,
+                path: &path,
+            };
+            self.node(&node, at, &child_rel, covered)?;
         }
         Ok(())
     }
 
-    fn node(&mut self, node: &Node, path: &Path, rel: &str, covered: bool) -> Result<()> {
+    fn node(&mut self, node: &Node, at: Place<'_>, rel: &str, covered: bool) -> Result<()> {
+        let path = at.path;
         let matched = covered || self.include.is_some_and(|g| g.is_match(rel));
         // A folder that does not match is still entered: something below may.
         if !matched && !node.is_dir() {
@@ -426,10 +462,13 @@ impl Restorer<'_> {
         // Never write through a symlink: one left by a hostile tree, or already in
         // the target. Anything else already there whose type differs (where a
         // symlink goes, any non-symlink does) is left alone and reported.
-        if let Ok(md) = std::fs::symlink_metadata(path) {
-            if md.file_type().is_symlink() {
-                std::fs::remove_file(path).map_err(target_err)?;
-            } else if md.is_dir() != node.is_dir() || matches!(node.kind, NodeKind::Symlink { .. })
+        if let Ok(st) = rustix::fs::statat(at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            let ft = FileType::from_raw_mode(st.st_mode);
+            if ft == FileType::Symlink {
+                rustix::fs::unlinkat(at.dir, at.name, AtFlags::empty())
+                    .map_err(|e| target_err(e.into()))?;
+            } else if (ft == FileType::Directory) != node.is_dir()
+                || matches!(node.kind, NodeKind::Symlink { .. })
             {
                 self.skip(rel.to_string(), "target exists with another type");
                 return Ok(());
@@ -437,27 +476,30 @@ impl Restorer<'_> {
         }
         match &node.kind {
             NodeKind::Dir { tree } => {
-                let created = match std::fs::create_dir(path) {
+                let created = match rustix::fs::mkdirat(at.dir, at.name, Mode::from_raw_mode(0o777))
+                {
                     Ok(()) => true,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(target_err(e)),
+                    Err(rustix::io::Errno::EXIST) => false,
+                    Err(e) => return Err(target_err(e.into())),
                 };
+                // Held while the folder is filled: at most one descriptor per
+                // level of the snapshot path being restored.
+                let dir = std::fs::File::from(open_dir(at.dir, at.name).map_err(target_err)?);
                 let before = self.restored_count();
-                self.dir(tree, path, rel, matched)?;
+                self.dir(tree, dir.as_fd(), path, rel, matched)?;
                 if !matched && self.restored_count() == before {
                     // Entered only to look for matches and found none: leave no
                     // empty folder behind (but never remove one that was there).
                     if created {
-                        let _ = std::fs::remove_dir(path);
+                        let _ = rustix::fs::unlinkat(at.dir, at.name, AtFlags::REMOVEDIR);
                     }
                     return Ok(());
                 }
                 self.report.dirs += 1;
-                let dir = std::fs::File::open(path).map_err(target_err)?;
                 set_metadata(&dir, node).map_err(target_err)?;
             }
             NodeKind::File { content } => {
-                let mut f = open_no_follow(path).map_err(target_err)?;
+                let mut f = open_no_follow(at).map_err(target_err)?;
                 // Sized to the file: a 1 MiB buffer per small document is an mmap each.
                 let capacity =
                     usize::try_from(node.size.clamp(8 << 10, 1 << 20)).unwrap_or(1 << 20);
@@ -495,8 +537,8 @@ impl Restorer<'_> {
                 set_metadata(&f, node).map_err(target_err)?;
             }
             NodeKind::Symlink { target } => {
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path)
-                    .map_err(target_err)?;
+                rustix::fs::symlinkat(std::ffi::OsStr::from_bytes(target), at.dir, at.name)
+                    .map_err(|e| target_err(e.into()))?;
                 self.report.symlinks += 1;
             }
         }
@@ -504,16 +546,27 @@ impl Restorer<'_> {
     }
 }
 
-/// Creates or truncates a regular file, refusing to follow a symlink.
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
+/// Where a node goes: `name` in the open folder `dir`; `path` (its full
+/// path) is for messages only and never reaches a syscall.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    dir: BorrowedFd<'a>,
+    name: &'a OsStr,
+    path: &'a Path,
+}
+
+/// Opens the folder `name` of `at`, refusing to follow a symlink in its place.
+fn open_dir(at: BorrowedFd<'_>, name: &OsStr) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(at, name, flags, Mode::empty())?)
+}
+
+/// Creates or truncates a regular file in its folder, refusing to follow a symlink.
+fn open_no_follow(at: Place<'_>) -> std::io::Result<std::fs::File> {
+    let flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(at.dir, at.name, flags, Mode::from_raw_mode(0o600))?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// Sets a node's mtime and mode on an open file or folder (no second path lookup).

@@ -6,8 +6,12 @@
 //! it ends, so a backup with one has no total. Files that change between the
 //! two walks make the total an estimate; it is never used for anything stored.
 
+use super::scan::{open_dir, stat_at};
+use super::walk::Meta;
 use super::{Excludes, RootEntry};
+use rustix::fs::{Dir, FileType};
 use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -30,9 +34,11 @@ pub(crate) fn sources(roots: &[RootEntry]) -> Option<Vec<(Vec<u8>, PathBuf)>> {
 pub(crate) fn measure(sources: &[(Vec<u8>, PathBuf)], excludes: &Excludes) -> (u64, u64) {
     let mut total = (0u64, 0u64);
     for (name, path) in sources {
+        let rel = Path::new(OsStr::from_bytes(name));
         walk(
-            path,
-            Path::new(OsStr::from_bytes(name)),
+            rustix::fs::CWD,
+            path.as_os_str(),
+            (path, rel),
             excludes,
             &mut total,
         );
@@ -40,24 +46,45 @@ pub(crate) fn measure(sources: &[(Vec<u8>, PathBuf)], excludes: &Excludes) -> (u
     total
 }
 
-fn walk(path: &Path, rel: &Path, excludes: &Excludes, total: &mut (u64, u64)) {
+/// By folder descriptors, as the real walk: `name` in the open folder `at`
+/// (a root: its path), so a path past PATH_MAX is counted too.
+fn walk(
+    at: BorrowedFd<'_>,
+    name: &OsStr,
+    (path, rel): (&Path, &Path),
+    excludes: &Excludes,
+    total: &mut (u64, u64),
+) {
     if excludes.is_excluded(path, rel) {
         return;
     }
     // Unreadable entries are the real walk's to report; here they count nothing.
-    let Ok(md) = std::fs::symlink_metadata(path) else {
+    let Ok(st) = stat_at(at, name) else {
         return;
     };
-    if md.is_file() {
-        total.0 += md.len();
-        total.1 += 1;
-    } else if md.is_dir() {
-        let Ok(entries) = std::fs::read_dir(path) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            walk(&path.join(&name), &rel.join(&name), excludes, total);
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => {
+            total.0 += Meta::of(&st).size;
+            total.1 += 1;
         }
+        FileType::Directory => {
+            let Ok(mut dir) = open_dir(at, name).and_then(|fd| Ok(Dir::new(fd)?)) else {
+                return;
+            };
+            let mut names = Vec::new();
+            while let Some(Ok(e)) = dir.read() {
+                let n = e.file_name().to_bytes();
+                if n != b"." && n != b".." {
+                    names.push(OsStr::from_bytes(n).to_os_string());
+                }
+            }
+            let Ok(fd) = dir.fd() else {
+                return;
+            };
+            for n in names {
+                walk(fd, &n, (&path.join(&n), &rel.join(&n)), excludes, total);
+            }
+        }
+        _ => {}
     }
 }

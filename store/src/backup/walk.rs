@@ -4,7 +4,7 @@
 //! over a bounded channel, so reading overlaps hashing and compression and a
 //! 50 GB dump never sits in memory.
 
-use super::scan::{Listed, PARALLEL_FROM, Scan, WINDOW, scan};
+use super::scan::{Listed, PARALLEL_FROM, Scan, WINDOW, open_dir, scan, stat_at};
 use super::{Excludes, RootEntry, StdinSource};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind};
@@ -15,15 +15,22 @@ use crate::tree::dir_entries;
 use coffer_chunker::{Chunker, ChunkerParams};
 use crossbeam_channel::Sender;
 use rayon::prelude::*;
+use rustix::fs::{Dir, FileType, Mode, OFlags, Stat};
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Bytes of chunk data per batch: enough to keep every core busy.
 const BATCH_BYTES: usize = 4 << 20;
 const BATCH_ITEMS: usize = 2048;
+/// Folders nested deeper than this are skipped with a warning: the walk
+/// recurses and holds one descriptor per level (under the usual limit of
+/// 1,024 open files), and restore refuses the same depth
+/// (`restore::MAX_DEPTH`), so nothing is stored that could not come back.
+const MAX_DEPTH: usize = crate::restore::MAX_DEPTH - 1;
 
 /// File metadata as stored in nodes.
 #[derive(Clone, Copy, Debug)]
@@ -38,15 +45,25 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    pub fn of(md: &std::fs::Metadata) -> Self {
+    /// The field widths of `struct stat` differ between architectures (the
+    /// nanoseconds are `u32` on some, `c_ulong` on others): hence the casts,
+    /// each of a value that fits (nanoseconds below 10^9, a size and an inode
+    /// the kernel reports as non-negative).
+    #[allow(
+        clippy::unnecessary_cast,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap
+    )]
+    pub fn of(st: &Stat) -> Self {
         Self {
-            mode: md.mode() & 0o7777,
-            uid: md.uid(),
-            gid: md.gid(),
-            mtime_unix_ns: unix_ns_of(md.mtime(), md.mtime_nsec()),
-            ctime_unix_ns: unix_ns_of(md.ctime(), md.ctime_nsec()),
-            inode: md.ino(),
-            size: md.size(),
+            mode: (st.st_mode as u32) & 0o7777,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            mtime_unix_ns: unix_ns_of(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime_unix_ns: unix_ns_of(st.st_ctime as i64, st.st_ctime_nsec as i64),
+            inode: st.st_ino as u64,
+            size: st.st_size as u64,
         }
     }
 
@@ -143,6 +160,18 @@ pub(crate) enum Item {
 /// The consumer hung up (it failed); stop walking.
 pub(crate) struct Hangup;
 
+/// Where an entry is: `name` in the open folder `at` (for a root, its path
+/// from the working folder), which is all that reaches a syscall; `path`
+/// (full) and `rel` (inside the snapshot) are for messages and excludes only,
+/// so a path longer than PATH_MAX is walked like any other.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    at: BorrowedFd<'a>,
+    name: &'a OsStr,
+    path: &'a Path,
+    rel: &'a Path,
+}
+
 pub(crate) struct Walker<'a> {
     pub repo: &'a Repository,
     pub tx: Sender<Vec<Item>>,
@@ -152,6 +181,8 @@ pub(crate) struct Walker<'a> {
     pub now_meta: Meta,
     batch: Vec<Item>,
     batch_bytes: usize,
+    /// Folders entered on the way to the current one.
+    depth: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -171,6 +202,7 @@ impl<'a> Walker<'a> {
             now_meta,
             batch: Vec::new(),
             batch_bytes: 0,
+            depth: 0,
         }
     }
 
@@ -211,8 +243,14 @@ impl<'a> Walker<'a> {
             match root {
                 RootEntry::Path { name, path } => {
                     let prev = parent.get(name.as_slice());
-                    let rel = Path::new(std::ffi::OsStr::from_bytes(name)).to_path_buf();
-                    self.entry(path, &rel, name.clone(), prev, None, None)?;
+                    let rel = Path::new(OsStr::from_bytes(name)).to_path_buf();
+                    let place = Place {
+                        at: rustix::fs::CWD,
+                        name: path.as_os_str(),
+                        path,
+                        rel: &rel,
+                    };
+                    self.entry(place, name.clone(), prev, None, None)?;
                 }
                 RootEntry::Stdin { components, source } => {
                     self.stdin(components, source, parent_root)?;
@@ -240,41 +278,48 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// `rel` is the path inside the snapshot (`documents/facture/...`);
     /// `listed` is the entry's `lstat` from its folder's listing (roots have
     /// none); `scanned` the folder's own listing when it was made ahead.
     fn entry(
         &mut self,
-        path: &Path,
-        rel: &Path,
+        place: Place<'_>,
         name: Vec<u8>,
         prev: Option<&Node>,
-        listed: Option<std::io::Result<std::fs::Metadata>>,
+        listed: Option<std::io::Result<Stat>>,
         scanned: Option<std::io::Result<Scan>>,
     ) -> Result<(), Hangup> {
-        if self.excludes.is_excluded(path, rel) {
+        let path = place.path;
+        if self.excludes.is_excluded(path, place.rel) {
             return Ok(());
         }
-        let md = match listed.unwrap_or_else(|| std::fs::symlink_metadata(path)) {
-            Ok(md) => md,
+        let st = match listed.unwrap_or_else(|| stat_at(place.at, place.name)) {
+            Ok(st) => st,
             Err(e) => return self.warn(format!("{}: {e}; skipped", path.display())),
         };
-        let meta = Meta::of(&md);
-        let ft = md.file_type();
-        if ft.is_dir() {
+        let meta = Meta::of(&st);
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if ft == FileType::Directory {
             let prev_tree = prev_dir_tree(prev);
-            let scanned = scanned.unwrap_or_else(|| scan(self.repo, path, prev_tree));
             let meta_same = prev.is_some_and(|p| same_meta(p, &meta));
-            self.dir(path, rel, name, meta, (prev_tree, meta_same), scanned)
-        } else if ft.is_file() {
-            self.file(path, name, meta, prev)
-        } else if ft.is_symlink() {
-            match std::fs::read_link(path) {
+            if self.depth >= MAX_DEPTH {
+                return self.warn(format!(
+                    "{}: nested deeper than {MAX_DEPTH} folders; folder skipped",
+                    path.display()
+                ));
+            }
+            self.depth += 1;
+            let done = self.dir(place, name, meta, (prev_tree, meta_same), scanned);
+            self.depth -= 1;
+            done
+        } else if ft == FileType::RegularFile {
+            self.file(place, name, meta, prev)
+        } else if ft == FileType::Symlink {
+            match rustix::fs::readlinkat(place.at, place.name, Vec::new()) {
                 Ok(target) => {
                     let node = meta.node(
                         name,
                         NodeKind::Symlink {
-                            target: target.as_os_str().as_bytes().to_vec(),
+                            target: target.into_bytes(),
                         },
                         0,
                     );
@@ -285,7 +330,10 @@ impl<'a> Walker<'a> {
                         identical,
                     })
                 }
-                Err(e) => self.warn(format!("{}: {e}; skipped", path.display())),
+                Err(e) => {
+                    let e = std::io::Error::from(e);
+                    self.warn(format!("{}: {e}; skipped", path.display()))
+                }
             }
         } else {
             self.warn(format!(
@@ -295,17 +343,37 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Descriptors: the walker holds one open folder per level of the current
+    /// path (each opened relative to its parent's), plus the file it reads;
+    /// the scan-ahead holds at most one more per rayon thread while it lists
+    /// (a listing made ahead keeps none). So the count is depth + 1 + threads,
+    /// whatever the folders' widths.
     fn dir(
         &mut self,
-        path: &Path,
-        rel: &Path,
+        place: Place<'_>,
         name: Vec<u8>,
         meta: Meta,
         (prev, meta_same): (Option<BlobId>, bool),
-        scanned: std::io::Result<Scan>,
+        scanned: Option<std::io::Result<Scan>>,
     ) -> Result<(), Hangup> {
+        let (path, rel) = (place.path, place.rel);
+        let mut dir = match open_dir(place.at, place.name).and_then(|fd| Ok(Dir::new(fd)?)) {
+            Ok(d) => d,
+            Err(e) => return self.warn(format!("{}: {e}; folder skipped", path.display())),
+        };
+        // A listing made ahead is of the folder this descriptor opens unless
+        // the folder was replaced in between: then it is listed again here.
+        let same_folder = || dir.stat().is_ok_and(|st| Meta::of(&st).inode == meta.inode);
+        let scanned = match scanned {
+            Some(s) if same_folder() => s,
+            _ => scan(self.repo, &mut dir, path, prev),
+        };
         let scanned = match scanned {
             Ok(s) => s,
+            Err(e) => return self.warn(format!("{}: {e}; folder skipped", path.display())),
+        };
+        let fd = match dir.fd() {
+            Ok(fd) => fd,
             Err(e) => return self.warn(format!("{}: {e}; folder skipped", path.display())),
         };
         for w in scanned.warnings {
@@ -327,17 +395,14 @@ impl<'a> Walker<'a> {
             // List this window's subfolders in parallel, ahead of emitting them.
             let (repo, excludes) = (self.repo, self.excludes);
             let scan_ahead = |l: &Listed| {
-                let is_dir = l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir);
                 let child = path.join(&l.name);
-                (is_dir && !excludes.is_excluded(&child, &rel.join(&l.name))).then(|| {
+                (l.is_dir() && !excludes.is_excluded(&child, &rel.join(&l.name))).then(|| {
                     let prev = prev_dir_tree(parent.get(l.name.as_bytes()));
-                    scan(repo, &child, prev)
+                    let mut sub = Dir::new(open_dir(fd, &l.name)?)?;
+                    scan(repo, &mut sub, &child, prev)
                 })
             };
-            let subfolders = window
-                .iter()
-                .filter(|l| l.metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir))
-                .count();
+            let subfolders = window.iter().filter(|l| l.is_dir()).count();
             // Waking the pool for one or two folders costs more than it saves.
             let ahead: Vec<Option<std::io::Result<Scan>>> = if subfolders >= PARALLEL_FROM {
                 window.par_iter().map(scan_ahead).collect()
@@ -347,14 +412,14 @@ impl<'a> Walker<'a> {
             for (l, ahead) in window.into_iter().zip(ahead) {
                 let cname = l.name.as_bytes().to_vec();
                 let prev = parent.get(&cname);
-                self.entry(
-                    &path.join(&l.name),
-                    &rel.join(&l.name),
-                    cname,
-                    prev,
-                    Some(l.metadata),
-                    ahead,
-                )?;
+                let (cpath, crel) = (path.join(&l.name), rel.join(&l.name));
+                let child = Place {
+                    at: fd,
+                    name: &l.name,
+                    path: &cpath,
+                    rel: &crel,
+                };
+                self.entry(child, cname, prev, Some(l.stat), ahead)?;
             }
         }
         self.emit(Item::DirEnd)
@@ -362,7 +427,7 @@ impl<'a> Walker<'a> {
 
     fn file(
         &mut self,
-        path: &Path,
+        place: Place<'_>,
         name: Vec<u8>,
         meta: Meta,
         prev: Option<&Node>,
@@ -395,16 +460,21 @@ impl<'a> Walker<'a> {
         } else {
             FileStatus::New
         };
-        let f = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) => return self.warn(format!("{}: {e}; skipped", path.display())),
+        let path = place.path;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let f = match rustix::fs::openat(place.at, place.name, flags, Mode::empty()) {
+            Ok(fd) => std::fs::File::from(fd),
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                return self.warn(format!("{}: {e}; skipped", path.display()));
+            }
         };
         self.emit(Item::FileStart { name, meta, status })?;
         match self.stream(&f)? {
             Ok(size) => {
                 self.emit(Item::FileEnd { size })?;
                 // fstat of the open file: no second path lookup per file.
-                if let Ok(after) = f.metadata() {
+                if let Ok(after) = rustix::fs::fstat(f.as_fd()) {
                     let a = Meta::of(&after);
                     if a.size != meta.size
                         || a.mtime_unix_ns != meta.mtime_unix_ns
