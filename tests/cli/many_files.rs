@@ -14,8 +14,8 @@ const FILES: u64 = (FOLDERS * FILES_PER_FOLDER) as u64;
 /// Peak resident memory any one run may use. Measured on 2026-12-03 (two
 /// runs): first backup 293-307 MiB, unchanged night 244-275 MiB, restore
 /// 101-103 MiB, of which 64 MiB is the key derivation. A limit, not a proof of
-/// flatness: holding the files' bytes, or every tree of the snapshot decoded
-/// (the tree memo did that before it was bounded by bytes), would break it.
+/// flatness (per-file records of ~100 bytes would still pass): holding the
+/// files' bytes, or a copy of the source tree per folder, would break it.
 const PEAK_RSS_LIMIT_KIB: u64 = 512 * 1024;
 
 /// The bytes of file `f` of folder `d`: distinct (one chunk each, the index's
