@@ -122,13 +122,13 @@ for point in $(seq 1 "$points"); do
     started=$(now_ms) ended=
     case "$op" in
         backup) backup_complete ;;
-        forget) c forget --keep-last 3 >/dev/null 2>&1 || fail "forget after the kill did not complete" ;;
+        forget) c forget --keep-last 3 >/dev/null 2>"$work/rerun" || fail "forget after the kill did not complete: $(tail -n 5 "$work/rerun")" ;;
         copy)
             cc check >/dev/null 2>&1 || fail "check of the copy fails"
             started=$(now_ms)
-            c copy --to-repo "$copy" >/dev/null 2>&1 || fail "copy after the kill did not complete"
+            c copy --to-repo "$copy" >/dev/null 2>"$work/rerun" || fail "copy after the kill did not complete: $(tail -n 5 "$work/rerun")"
             ;;
-        prune) c prune --grace 0 >/dev/null 2>&1 || fail "prune after the kill did not complete: $(c prune --grace 0 2>&1 | tail -n 3)" ;;
+        prune) c prune --grace 0 >"$work/rerun" 2>&1 || fail "prune after the kill did not complete (exit $?): $(tail -n 5 "$work/rerun")" ;;
     esac
     took[$op]=$(( ${ended:-$(now_ms)} - started ))
     # Expected trees of snapshots forgotten since are no longer needed.
