@@ -9,8 +9,7 @@
 use crate::harness::*;
 use coffer_sim::{Params, WriteOptions, content, plan, write_plan};
 use coffer_store::backend::{Backend, StoreOptions};
-use coffer_store::crypto::KdfParams;
-use coffer_store::repo::{CacheLocation, InitOptions, Repository};
+use coffer_store::repo::{CacheLocation, Repository};
 use std::collections::BTreeMap;
 
 on_each_store!(cold_cat_as_of_reads_a_catalogue_and_merged_index_files_not_every_night);
@@ -27,14 +26,7 @@ fn cold_cat_as_of_reads_a_catalogue_and_merged_index_files_not_every_night(kind:
         ..Params::default()
     };
     let plan = plan(&params);
-    let fast = InitOptions {
-        kdf: KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..InitOptions::default()
-    };
+    let fast = crate::harness::fast_init_options();
     let opts = StoreOptions {
         s3_endpoint: std::env::var("COFFER_TEST_S3_ENDPOINT").ok(),
         ..StoreOptions::default()

@@ -436,3 +436,16 @@ pub fn skip(why: &str) {
     assert!(!services_required(), "{why} (COFFER_REQUIRE_SERVICES=1)");
     eprintln!("skipped: {why}");
 }
+
+/// Init options for repositories the tests write through the store API: a
+/// tiny argon2id cost, so that opening them costs nothing (never for users).
+pub fn fast_init_options() -> coffer_store::repo::InitOptions {
+    coffer_store::repo::InitOptions {
+        kdf: coffer_store::crypto::KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..coffer_store::repo::InitOptions::default()
+    }
+}

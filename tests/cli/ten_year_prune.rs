@@ -12,10 +12,9 @@
 use crate::harness::*;
 use coffer_sim::{Params, Plan, WriteOptions, plan, write_plan};
 use coffer_store::backend::Backend;
-use coffer_store::crypto::KdfParams;
 use coffer_store::format::pack::BlobKind;
 use coffer_store::id::SnapshotId;
-use coffer_store::repo::{CacheLocation, InitOptions, Repository};
+use coffer_store::repo::{CacheLocation, Repository};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn fixture<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
@@ -120,14 +119,7 @@ fn ten_years_of_nights_forget_30d_12m_10y_and_prune_to_what_is_kept() {
         contracts: 3,
         ..Params::default()
     });
-    let fast = InitOptions {
-        kdf: KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..InitOptions::default()
-    };
+    let fast = crate::harness::fast_init_options();
     let repo = fixture(Repository::init(
         fixture(Backend::open(c.location(), true)),
         PASSWORD.as_bytes(),

@@ -5,9 +5,8 @@
 use crate::harness::*;
 use coffer_sim::{ChangeKind, Params, Plan, WriteOptions, plan, write_plan};
 use coffer_store::backend::Backend;
-use coffer_store::crypto::KdfParams;
 use coffer_store::id::SnapshotId;
-use coffer_store::repo::{CacheLocation, InitOptions, Repository};
+use coffer_store::repo::{CacheLocation, Repository};
 use serde_json::Value;
 
 /// A run of nights over which a path kept one version, as `log` and `find`
@@ -79,14 +78,7 @@ fn log_and_find_over_ten_years_of_nights_match_the_generators_plan() {
         ..Params::default()
     };
     let plan = plan(&params);
-    let fast = InitOptions {
-        kdf: KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..InitOptions::default()
-    };
+    let fast = crate::harness::fast_init_options();
     let backend = Backend::open(c.location(), true).expect("ten-year fixture");
     let repo = Repository::init(
         backend,
