@@ -9,6 +9,7 @@
 #   cargo build --release && TORTURE_POINTS=20 bash benches/torture.sh
 #
 # TORTURE_SEED makes a run repeatable (the kill delays come from it).
+# TORTURE_OPS narrows the rotation (e.g. "backup prune") to hunt one failure.
 # Prune runs with `--grace 0` so that a short run reaches its delete and
 # repack steps (nothing else runs beside it here; the grace period protects
 # concurrent backups, tested in store/tests/store/prune.rs). It removes no
@@ -85,8 +86,8 @@ kills=0 inside=0
 declare -A took=([backup]=1000 [forget]=600 [copy]=1000 [prune]=800)
 lock_files() { { find "$repo/locks" "$copy/locks" -type f 2>/dev/null || true; } | sort; }
 for point in $(seq 1 "$points"); do
-    ops=(backup forget copy prune)
-    op=${ops[$((point % 4))]}
+    read -ra ops <<<"${TORTURE_OPS:-backup forget copy prune}"
+    op=${ops[$((point % ${#ops[@]}))]}
     mutate
     before=$(snapshot_ids)
     locks_before=$(lock_files)

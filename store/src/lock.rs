@@ -91,21 +91,79 @@ pub fn staleness(record: &LockRecord, now: SystemTime, opts: &LockOptions) -> Op
             opts.stale_after.as_secs() / 60
         ));
     }
-    if record.host == hostname() && !process_alive(record.pid) {
-        return Some(format!("process {} on this host is gone", record.pid));
+    if record.host == hostname() {
+        match local_holder(record.pid, record.created_unix_ns) {
+            Holder::Gone => return Some(format!("process {} on this host is gone", record.pid)),
+            Holder::Reused => {
+                return Some(format!(
+                    "process {} on this host ended; the number now belongs to a later process",
+                    record.pid
+                ));
+            }
+            Holder::Alive => {}
+        }
     }
     None
 }
 
-/// Whether a process with this id exists on this machine. Read from
-/// `/proc` (no unsafe code in this crate); where there is no `/proc`, every
-/// process counts as alive and only the refresh time makes a lock stale.
-fn process_alive(pid: u32) -> bool {
+/// What became of the process that took a lock on this host.
+#[derive(Debug, PartialEq, Eq)]
+enum Holder {
+    Alive,
+    Gone,
+    /// A process with that id runs, but it started after the lock was taken:
+    /// the id was given again after the holder ended (Linux hands out ids
+    /// again once they wrap, at 32,768 by default, within minutes on a busy
+    /// machine).
+    Reused,
+}
+
+/// How much later than the lock a process must have started to count as a
+/// different one: `/proc/stat`'s boot time is in whole seconds.
+const START_TIME_SLACK_NS: i64 = 2_000_000_000;
+
+/// Looks the holder up in `/proc` (no unsafe code in this crate); where there
+/// is no `/proc`, every process counts as alive and only the refresh time
+/// makes a lock stale.
+fn local_holder(pid: u32, lock_created_unix_ns: i64) -> Holder {
     let proc_fs = std::path::Path::new("/proc");
     if !proc_fs.join("self").exists() {
-        return true;
+        return Holder::Alive;
     }
-    pid != 0 && proc_fs.join(pid.to_string()).exists()
+    if pid == 0 {
+        return Holder::Gone;
+    }
+    let Ok(stat) = std::fs::read_to_string(proc_fs.join(pid.to_string()).join("stat")) else {
+        return Holder::Gone;
+    };
+    match process_start_unix_ns(&stat) {
+        Some(start) if start > lock_created_unix_ns.saturating_add(START_TIME_SLACK_NS) => {
+            Holder::Reused
+        }
+        _ => Holder::Alive,
+    }
+}
+
+/// When the process whose `/proc/<pid>/stat` line this is started, from its
+/// start time in clock ticks after boot (field 22, counted after the
+/// parenthesised command name, which may itself hold spaces) and the boot
+/// time in `/proc/stat`. `None` when either cannot be read.
+fn process_start_unix_ns(stat: &str) -> Option<i64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Field 3 (state) is the first after the name; starttime is field 22.
+    let ticks: i64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let boot_s: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let per_second = i64::try_from(rustix::param::clock_ticks_per_second()).ok()?;
+    if per_second == 0 {
+        return None;
+    }
+    Some(boot_s * 1_000_000_000 + ticks * (1_000_000_000 / per_second))
 }
 
 /// Every lock object, oldest first. Unreadable ones (wrong key, damage) are
@@ -318,5 +376,70 @@ fn conflicts(repo: &Repository, kind: LockKind, own: LockId, opts: &LockOptions)
             holder: l.describe(),
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_start_time_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        // Fields after the name: state, ppid, pgrp, ... starttime is the 20th.
+        let tail: Vec<String> = (3..=25).map(|f| f.to_string()).collect();
+        let line = format!("4242 (a (b) c) {}", tail.join(" "));
+        let with_name = process_start_unix_ns(&line).unwrap();
+        let plain = process_start_unix_ns(&format!("4242 (coffer) {}", tail.join(" "))).unwrap();
+        assert_eq!(with_name, plain);
+        let per_second = i64::try_from(rustix::param::clock_ticks_per_second()).unwrap();
+        let boot = process_start_unix_ns(&format!("1 (x) {}", ["0"; 23].join(" "))).unwrap();
+        assert_eq!(plain - boot, 22 * (1_000_000_000 / per_second));
+        assert_eq!(process_start_unix_ns("4242 (coffer) S 1 2"), None);
+    }
+
+    #[test]
+    fn this_process_started_before_now_and_holds_a_lock_it_took_now() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let start = process_start_unix_ns(&stat).unwrap();
+        let now = unix_ns(SystemTime::now());
+        assert!(
+            start <= now + START_TIME_SLACK_NS,
+            "start {start}, now {now}"
+        );
+        assert!(
+            now - start < 24 * 3600 * 1_000_000_000,
+            "this test started a day ago?"
+        );
+        assert_eq!(local_holder(std::process::id(), now), Holder::Alive);
+    }
+
+    #[test]
+    fn a_lock_older_than_the_process_now_holding_its_pid_is_stale() {
+        let pid = std::process::id();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let start = process_start_unix_ns(&stat).unwrap();
+        let before_start = start - 60 * 1_000_000_000;
+        assert_eq!(local_holder(pid, before_start), Holder::Reused);
+        // Refreshed a moment ago, so only the start time tells it is stale.
+        let now = SystemTime::now();
+        let record = LockRecord {
+            kind: LockKind::Prune,
+            host: hostname(),
+            pid,
+            username: username(),
+            created_unix_ns: before_start,
+            refreshed_unix_ns: unix_ns(now),
+        };
+        let why = staleness(&record, now, &LockOptions::default()).unwrap();
+        assert!(why.contains("later process"), "{why}");
+    }
+
+    #[test]
+    fn a_lock_of_an_ended_process_is_stale() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(local_holder(pid, unix_ns(SystemTime::now())), Holder::Gone);
     }
 }
