@@ -68,13 +68,33 @@ pub fn write_content(
     progress: &dyn Progress,
 ) -> Result<u64> {
     let mut chunks = Located::new(repo, ContentChunks::new(repo, content)?);
+    let mut first = next_group(&mut chunks)?;
+    // Content one read brings (a small document) from a local folder: read
+    // here, with nothing to overlap and no hand-off to the I/O runtime.
+    if let Some(group) = &first
+        && chunks.peek()?.is_none()
+        && let Some(bytes) = repo
+            .backend()
+            .read_local_range(&group.pack_name, group.start..group.end)
+    {
+        let mut written = 0u64;
+        for data in open_group(repo, group, &bytes)? {
+            out.write_all(&data).map_err(Error::Output)?;
+            written += data.len() as u64;
+            progress.bytes(data.len() as u64);
+        }
+        return Ok(written);
+    }
     rayon::in_place_scope(|scope| {
         let mut ahead: VecDeque<(u64, Ahead)> = VecDeque::new();
         let mut ahead_bytes = 0u64;
         let mut written = 0u64;
         loop {
             while ahead.len() < AHEAD_GROUPS && ahead_bytes < AHEAD_BYTES {
-                let Some(group) = next_group(&mut chunks)? else {
+                let Some(group) = first
+                    .take()
+                    .map_or_else(|| next_group(&mut chunks), |g| Ok(Some(g)))?
+                else {
                     break;
                 };
                 let client = repo.backend().client().clone();

@@ -68,9 +68,14 @@ impl Coffer {
     /// No repository yet, at a location of `kind`; `None` (after saying why)
     /// when the S3 server is not configured.
     pub fn empty_on(kind: RepoKind) -> Option<Self> {
+        Self::empty_in(kind, &std::env::temp_dir())
+    }
+
+    /// Like [`Coffer::empty_on`], with the test's folder made under `base`.
+    pub fn empty_in(kind: RepoKind, base: &Path) -> Option<Self> {
         let dir = tempfile::Builder::new()
             .prefix("coffer-cli-")
-            .tempdir()
+            .tempdir_in(base)
             .expect("create a temporary folder");
         let (location, endpoint) = match kind {
             RepoKind::Folder => (dir.path().join("repo").to_string_lossy().into_owned(), None),
@@ -110,11 +115,21 @@ impl Coffer {
 
     /// A freshly initialized repository at a location of `kind`.
     pub fn init_on(kind: RepoKind, flags: &[&str]) -> Option<Self> {
-        let c = Self::empty_on(kind)?;
+        Self::empty_on(kind).map(|c| c.initialized(flags))
+    }
+
+    /// A freshly initialized folder repository in a test folder under `base`.
+    pub fn init_in(base: &Path) -> Self {
+        Self::empty_in(RepoKind::Folder, base)
+            .expect("a folder is always there")
+            .initialized(&[])
+    }
+
+    fn initialized(self, flags: &[&str]) -> Self {
         let mut args = vec!["init"];
         args.extend_from_slice(flags);
-        c.ok(args);
-        Some(c)
+        self.ok(args);
+        self
     }
 
     pub fn root(&self) -> &Path {

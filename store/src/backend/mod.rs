@@ -31,7 +31,7 @@ pub struct Backend {
     local_root: Option<std::path::PathBuf>,
     /// Set when the store is the plain local folder store (not a test
     /// wrapper): [`Self::list_names`] then reads the folder without a stat
-    /// per object.
+    /// per object, and [`Self::read_local_range`] reads on the caller's thread.
     names_root: Option<std::path::PathBuf>,
 }
 
@@ -107,6 +107,21 @@ impl Backend {
     /// Bytes `range` of an object (a ranged GET on remote stores).
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
         self.runtime.block_on(self.client.get_range(name, range))
+    }
+
+    /// Bytes `range` of an object read straight from the folder on this
+    /// thread, for a plain local folder; `None` elsewhere, and when the direct
+    /// read fails (the caller then asks the store, whose error and retries
+    /// apply). A small document is one short read: going through the I/O
+    /// runtime (a task, then the store's blocking pool) cost three thread
+    /// hand-offs each, most of a million-file restore's time.
+    pub fn read_local_range(&self, name: &str, range: Range<u64>) -> Option<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let root = self.names_root.as_ref()?;
+        let file = std::fs::File::open(root.join(name)).ok()?;
+        let mut buf = vec![0; usize::try_from(range.end.checked_sub(range.start)?).ok()?];
+        file.read_exact_at(&mut buf, range.start).ok()?;
+        Some(Bytes::from(buf))
     }
 
     /// Create-only write. Objects are never overwritten in place: every name is

@@ -231,8 +231,12 @@ fn broken_off_and_short_bodies_are_read_again_not_trusted(kind: PlaceKind) {
         place.store(),
         FaultPlan {
             seed: 11,
-            drop_body: 0.2,
-            truncate_body: 0.2,
+            // 0.2 + 0.2 failed about one run in five beside the other tests:
+            // a read then failed all six attempts (0.4^6 per read over a few
+            // hundred reads; the draws follow the requests' order, which
+            // concurrency varies). 0.3^6 is a twentieth of that.
+            drop_body: 0.15,
+            truncate_body: 0.15,
             ..Default::default()
         },
     ));
