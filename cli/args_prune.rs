@@ -15,6 +15,10 @@ pub struct PruneFlags {
     /// Allowed clock difference between the machines that back up and prune
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub clock_margin: String,
+    /// Wait up to this long for another prune's lock (the short index compaction that may end
+    /// a backup holds one) before giving up with exit 11; 0s gives up at once
+    #[arg(long, default_value = "2m", value_name = "DURATION")]
+    pub retry_lock: String,
 }
 
 #[derive(Args, Debug)]

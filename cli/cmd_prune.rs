@@ -86,7 +86,10 @@ pub fn options(f: &PruneFlags) -> Result<PruneOptions> {
         max_unused: share(&f.max_unused)?,
         grace: duration("grace", &f.grace)?,
         clock_margin: duration("clock-margin", &f.clock_margin)?,
-        lock: LockOptions::default(),
+        lock: LockOptions {
+            retry_for: duration("retry-lock", &f.retry_lock)?,
+            ..LockOptions::default()
+        },
         fault,
         assume_forgotten: Vec::new(),
     })

@@ -32,17 +32,25 @@ use std::time::{Duration, SystemTime};
 pub struct LockOptions {
     pub refresh_every: Duration,
     pub stale_after: Duration,
+    /// How long to keep trying while another live lock conflicts (restic's
+    /// `--retry-lock`); zero gives up at once.
+    pub retry_for: Duration,
 }
 
 impl Default for LockOptions {
-    /// restic's figures: refreshed every 5 minutes, stale after 30.
+    /// restic's figures: refreshed every 5 minutes, stale after 30, no retry.
     fn default() -> Self {
         Self {
             refresh_every: Duration::from_secs(5 * 60),
             stale_after: Duration::from_secs(30 * 60),
+            retry_for: Duration::ZERO,
         }
     }
 }
+
+/// First pause between attempts to take a lock; it doubles up to the last.
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const RETRY_LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
 /// One lock object as listed.
 #[derive(Clone, Debug, Serialize)]
@@ -324,23 +332,14 @@ pub fn hold<T>(
     opts: &LockOptions,
     f: impl FnOnce(&Held<'_>) -> Result<T>,
 ) -> Result<T> {
-    let now = SystemTime::now();
-    let record = LockRecord {
-        kind,
-        host: hostname(),
-        pid: std::process::id(),
-        username: username(),
-        created_unix_ns: unix_ns(now),
-        refreshed_unix_ns: unix_ns(now),
-    };
-    let id = write_lock(repo, &record)?;
+    let (id, record) = take(repo, kind, opts)?;
     let held = Held {
         repo,
         record: Mutex::new((id, record)),
         opts: *opts,
         lost: AtomicBool::new(false),
     };
-    let result = conflicts(repo, kind, id, opts).and_then(|()| {
+    let result = {
         let (stop, ticks) = crossbeam_channel::bounded::<()>(0);
         std::thread::scope(|scope| {
             let held = &held;
@@ -355,9 +354,43 @@ pub fn hold<T>(
             drop(stop);
             r
         })
-    });
+    };
     let _ = repo.backend().delete(&layout::lock(&held.id()));
     result
+}
+
+/// Stores a lock of `kind` that no live lock conflicts with. While one does,
+/// and [`LockOptions::retry_for`] allows, the lock is withdrawn and taken
+/// again after a pause: the index compaction that ends a backup holds a
+/// prune lock for a few seconds, and a prune starting then should wait for
+/// it rather than fail.
+fn take(repo: &Repository, kind: LockKind, opts: &LockOptions) -> Result<(LockId, LockRecord)> {
+    let started = std::time::Instant::now();
+    let mut pause = RETRY_FIRST_PAUSE;
+    loop {
+        let now = SystemTime::now();
+        let record = LockRecord {
+            kind,
+            host: hostname(),
+            pid: std::process::id(),
+            username: username(),
+            created_unix_ns: unix_ns(now),
+            refreshed_unix_ns: unix_ns(now),
+        };
+        let id = write_lock(repo, &record)?;
+        match conflicts(repo, kind, id, opts) {
+            Ok(()) => return Ok((id, record)),
+            Err(e) => {
+                let _ = repo.backend().delete(&layout::lock(&id));
+                if !matches!(e, Error::Locked { .. }) || started.elapsed() + pause > opts.retry_for
+                {
+                    return Err(e);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(RETRY_LONGEST_PAUSE);
+            }
+        }
+    }
 }
 
 fn conflicts(repo: &Repository, kind: LockKind, own: LockId, opts: &LockOptions) -> Result<()> {

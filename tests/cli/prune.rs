@@ -318,10 +318,10 @@ fn stale_locks_are_listed_and_cleared_live_ones_kept(kind: RepoKind) {
         },
     )
     .unwrap();
-    c.run(["prune"])
+    c.run(["prune", "--retry-lock", "0s"])
         .assert_error(11, &["repository is locked", "prune lock"]);
     assert!(
-        c.run(["prune"])
+        c.run(["prune", "--retry-lock", "0s"])
             .stderr
             .contains("`coffer unlock` removes stale ones")
     );

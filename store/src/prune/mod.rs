@@ -64,13 +64,21 @@ pub struct PruneOptions {
     pub assume_forgotten: Vec<crate::id::SnapshotId>,
 }
 
+/// How long a prune waits for another prune lock to go: the compaction that
+/// may end a backup holds one for seconds, and a nightly prune meeting it
+/// should not fail. A real second prune still makes it give up after this.
+pub const DEFAULT_RETRY_LOCK: Duration = Duration::from_secs(120);
+
 impl Default for PruneOptions {
     fn default() -> Self {
         Self {
             max_unused: 0.05,
             grace: Duration::from_secs(3600),
             clock_margin: Duration::from_secs(5 * 60),
-            lock: LockOptions::default(),
+            lock: LockOptions {
+                retry_for: DEFAULT_RETRY_LOCK,
+                ..LockOptions::default()
+            },
             fault: None,
             assume_forgotten: Vec::new(),
         }

@@ -302,3 +302,80 @@ fn a_reader_with_an_old_cache_gets_a_clear_error_and_a_resync_forgets_deleted_en
     assert!(sync.rebuilt);
     assert!(!reader.index().unwrap().contains(&tree).unwrap());
 }
+
+/// A prune lock held a moment (the index compaction that may end a backup)
+/// makes a prune wait for it, not fail; with no retry it fails at once, and
+/// a lock that stays makes it give up once the retry time is over.
+#[test]
+fn a_prune_waits_for_a_short_held_prune_lock_and_gives_up_on_one_that_stays() {
+    use coffer_store::format::lock::{LockKind, LockRecord};
+    use coffer_store::repo::{hostname, unix_ns};
+    let store = shared_store();
+    let repo = small_pack_repo(&store);
+    four_then_forget_two(&repo);
+    let live = || {
+        let now = unix_ns(std::time::SystemTime::now());
+        coffer_store::lock::write_lock(
+            &repo,
+            &LockRecord {
+                kind: LockKind::Prune,
+                host: hostname(),
+                pid: std::process::id(),
+                username: "compaction".into(),
+                created_unix_ns: now,
+                refreshed_unix_ns: now,
+            },
+        )
+        .unwrap()
+    };
+    let with_retry = |retry_for| {
+        let mut o = now_opts();
+        o.lock.retry_for = retry_for;
+        o
+    };
+
+    let held = live();
+    match prune::run(&repo, &with_retry(Duration::ZERO), &NoProgress) {
+        Err(coffer_store::Error::Locked { .. }) => {}
+        other => panic!(
+            "a prune beside a live prune lock ran: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let started = std::time::Instant::now();
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(600));
+            repo.backend()
+                .delete(&coffer_store::format::layout::lock(&held))
+                .unwrap();
+        });
+        prune::run(&repo, &with_retry(Duration::from_secs(30)), &NoProgress)
+    })
+    .expect("the prune waited for the lock to go");
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(
+        outcome.bytes_deleted() > 0,
+        "the waiting prune did its work"
+    );
+    assert_clean(&repo);
+
+    live();
+    let started = std::time::Instant::now();
+    match prune::run(&repo, &with_retry(Duration::from_secs(1)), &NoProgress) {
+        Err(coffer_store::Error::Locked { .. }) => {}
+        other => panic!(
+            "a prune ran beside a lock that stayed: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it gave up without waiting"
+    );
+    assert_eq!(
+        count(&repo, "locks"),
+        1,
+        "the waiting prune left no lock of its own"
+    );
+}
