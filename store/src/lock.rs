@@ -160,18 +160,26 @@ fn process_start_unix_ns(stat: &str) -> Option<i64> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     // Field 3 (state) is the first after the name; starttime is field 22.
     let ticks: i64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
-    let boot_s: i64 = std::fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
     let per_second = i64::try_from(rustix::param::clock_ticks_per_second()).ok()?;
     if per_second == 0 {
         return None;
     }
-    Some(boot_s * 1_000_000_000 + ticks * (1_000_000_000 / per_second))
+    Some(boot_unix_s()? * 1_000_000_000 + ticks * (1_000_000_000 / per_second))
+}
+
+/// The boot time from `/proc/stat`, read once per process (a listing judges
+/// every lock of this host against it).
+fn boot_unix_s() -> Option<i64> {
+    static BOOT: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// Every lock object, oldest first. Unreadable ones (wrong key, damage) are

@@ -77,13 +77,7 @@ pub fn write_content(
             .backend()
             .read_local_range(&group.pack_name, group.start..group.end)
     {
-        let mut written = 0u64;
-        for data in open_group(repo, group, &bytes)? {
-            out.write_all(&data).map_err(Error::Output)?;
-            written += data.len() as u64;
-            progress.bytes(data.len() as u64);
-        }
-        return Ok(written);
+        return write_blobs(out, open_group(repo, group, &bytes)?, progress);
     }
     rayon::in_place_scope(|scope| {
         let mut ahead: VecDeque<(u64, Ahead)> = VecDeque::new();
@@ -125,14 +119,21 @@ pub fn write_content(
                     .unwrap_or_else(|_| panic!("a blob-opening task ended without an answer"))?,
             };
             ahead_bytes -= size;
-            for data in blobs {
-                out.write_all(&data).map_err(Error::Output)?;
-                written += data.len() as u64;
-                progress.bytes(data.len() as u64);
-            }
+            written += write_blobs(out, blobs, progress)?;
         }
         Ok(written)
     })
+}
+
+/// Writes opened blobs in order; the bytes written.
+fn write_blobs(out: &mut dyn Write, blobs: Vec<Vec<u8>>, progress: &dyn Progress) -> Result<u64> {
+    let mut written = 0u64;
+    for data in blobs {
+        out.write_all(&data).map_err(Error::Output)?;
+        written += data.len() as u64;
+        progress.bytes(data.len() as u64);
+    }
+    Ok(written)
 }
 
 /// Hands a group whose read has landed to the pool for opening.
