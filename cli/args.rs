@@ -88,6 +88,14 @@ pub struct Global {
     #[arg(long, env = "COFFER_METRICS_FILE", global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// The key agent's socket (`coffer agent start`) [default: $XDG_RUNTIME_DIR/coffer/agent.sock]
+    #[arg(long, env = "COFFER_AGENT_SOCK", global = true, value_name = "PATH")]
+    pub agent_socket: Option<PathBuf>,
+
+    /// Do not ask the key agent for the repository's key: derive it from the password
+    #[arg(long, global = true)]
+    pub no_agent: bool,
+
     /// The environment variable holding the password (a profile's password-env).
     #[arg(skip)]
     pub password_env: Option<String>,
@@ -125,6 +133,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Manage the repository's passwords (key files)
     Key(KeyArgs),
+    /// Keep unlocked keys in memory for a while, so commands skip the password's key derivation
+    Agent(AgentArgs),
     /// Forget snapshots by a retention policy (restic's --keep-* rules) or by id
     Forget(crate::args_forget::ForgetArgs),
     /// Which snapshots hold paths matching a pattern, with sizes and dates
@@ -321,6 +331,30 @@ pub enum KeyCommand {
     },
     /// Change the password: add a key file for the new one, then remove the current one
     Passwd(NewPassword),
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub command: AgentCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Unlock --repo with its password and hand its key to the agent, starting one if none
+    /// runs (run it again for each repository)
+    Start {
+        /// How long the agent keeps this key; when it holds none, it exits
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        ttl: String,
+    },
+    /// The keys the agent holds: repository, key file, until when
+    List,
+    /// Forget every key now and stop the agent
+    Stop,
+    /// Run the agent in the foreground (what `start` runs in the background), e.g. from a
+    /// service manager; it exits when its last key expires
+    Serve,
 }
 
 /// Where the new password comes from; never from an argument.

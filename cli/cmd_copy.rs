@@ -84,13 +84,13 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<ExitCode> {
 }
 
 fn open_destination(g: &Global, a: &CopyArgs) -> Result<Repository> {
-    let backend = open::backend_at(g, &a.to_repo, false)?;
-    let pw = password::read_other(
-        "COFFER_TO_PASSWORD",
-        a.to_password_file.as_deref(),
-        a.to_password_command.as_deref(),
-        "--to-password",
-    )?;
-    Repository::open(backend, &pw.0, open::cache(g))
-        .with_context(|| format!("destination {}", a.to_repo))
+    open::repository_at(g, &a.to_repo, || {
+        password::read_other(
+            "COFFER_TO_PASSWORD",
+            a.to_password_file.as_deref(),
+            a.to_password_command.as_deref(),
+            "--to-password",
+        )
+    })
+    .with_context(|| format!("destination {}", a.to_repo))
 }

@@ -48,13 +48,14 @@ fn chunker_of_other(g: &Global, a: &InitArgs) -> Result<ChunkerRecord> {
         .from_repo
         .as_deref()
         .ok_or_else(|| anyhow!("--copy-chunker-params needs --from-repo LOCATION"))?;
-    let pw = password::read_other(
-        "COFFER_FROM_PASSWORD",
-        a.from.from_password_file.as_deref(),
-        a.from.from_password_command.as_deref(),
-        "--from-password",
-    )?;
-    let other = Repository::open(open::backend_at(g, from, false)?, &pw.0, open::cache(g))
-        .with_context(|| format!("--from-repo {from}"))?;
+    let other = open::repository_at(g, from, || {
+        password::read_other(
+            "COFFER_FROM_PASSWORD",
+            a.from.from_password_file.as_deref(),
+            a.from.from_password_command.as_deref(),
+            "--from-password",
+        )
+    })
+    .with_context(|| format!("--from-repo {from}"))?;
     Ok(other.config().chunker)
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 /// `30s`, `5m`, `1h`, `2d`, or a bare number of seconds.
-fn duration(flag: &str, s: &str) -> Result<Duration> {
+pub(crate) fn duration(flag: &str, s: &str) -> Result<Duration> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);

@@ -4,6 +4,8 @@
 //! for people, `--json` for scripts) and draws progress. Everything about the
 //! repository format lives in the `coffer-store` crate.
 
+mod agent;
+mod agent_serve;
 mod args;
 mod args_du;
 mod args_forget;
@@ -12,6 +14,7 @@ mod args_ops;
 mod args_pg;
 mod args_prune;
 mod args_repair;
+mod cmd_agent;
 mod cmd_backup;
 mod cmd_browse;
 mod cmd_check;
@@ -68,6 +71,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         C::Restore(a) => cmd_restore::run(&cli.global, a),
         C::Check(a) => cmd_check::run(&cli.global, a),
         C::Key(a) => cmd_key::run(&cli.global, a),
+        C::Agent(a) => cmd_agent::run(&cli.global, a),
         C::Forget(a) => cmd_forget::run(&cli.global, a),
         C::Find(a) => cmd_history::find(&cli.global, a),
         C::Log(a) => cmd_history::log(&cli.global, a),

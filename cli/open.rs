@@ -95,8 +95,44 @@ pub fn write_request_log() {
     }
 }
 
+/// Opens the repository of `--repo`: with the key agent's key when it holds
+/// one for this repository, else with the password.
 pub fn repository(g: &Global) -> Result<Repository> {
-    let backend = backend(g, false)?;
-    let pw = password::read(g)?;
+    repository_at(g, location(g)?, || password::read(g))
+}
+
+/// Opens the repository at `location` (the agent first, then `password`).
+pub fn repository_at(
+    g: &Global,
+    location: &str,
+    password: impl FnOnce() -> Result<password::Password>,
+) -> Result<Repository> {
+    if let Some(repo) = with_agent(g, location)? {
+        return Ok(repo);
+    }
+    let backend = backend_at(g, location, false)?;
+    let pw = password()?;
     Ok(Repository::open(backend, &pw.0, cache(g))?)
+}
+
+/// The repository opened with a key the agent holds, if it holds one that
+/// opens it. Without an agent this costs one `exists` of its socket.
+fn with_agent(g: &Global, location: &str) -> Result<Option<Repository>> {
+    if g.no_agent || !crate::agent::socket_path(g).exists() {
+        return Ok(None);
+    }
+    let backend = backend_at(g, location, false)?;
+    // No key files (no repository there) is for the password path to report.
+    let Ok(ids) = Repository::key_file_ids(&backend) else {
+        return Ok(None);
+    };
+    let Some((id, secret)) = crate::agent::lookup(g, &ids) else {
+        return Ok(None);
+    };
+    match Repository::open_with_master(backend, id, secret, cache(g)) {
+        Ok(repo) => Ok(Some(repo)),
+        // A key of another repository that reused the id: ask for the password.
+        Err(coffer_store::Error::WrongPassword { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -36,6 +36,10 @@ mod pg_commands;
 #[path = "cli/pg_dump_rows.rs"]
 mod pg_dump_rows;
 
+// The key agent: no password (and no key derivation) while it holds the key; expiry; refusals.
+#[path = "cli/agent.rs"]
+mod agent;
+
 // Wrong repository, password, version, sources and special files: exit codes, messages, no damage.
 #[path = "cli/bad_input.rs"]
 mod bad_input;

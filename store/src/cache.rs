@@ -267,13 +267,42 @@ impl IndexCache {
             .map_err(|e| self.err(e))
     }
 
-    /// Cached sealed snapshot objects, in the order of `ids` (one batched read).
+    /// Cached sealed snapshot objects, in the order of `ids`. One sequential
+    /// scan of the cached records merged with the sorted ids: 3,650 point
+    /// lookups cost a warm `cat` several times more. Records of snapshots no
+    /// longer listed (forgotten) are dropped on the way, so the scan stays as
+    /// long as the repository's list.
     pub fn snapshot_records(&self, ids: &[SnapshotId]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.db
-            .multi_get(ids.iter().map(|id| prefixed_raw(SNAPSHOT_PREFIX, &id.0)))
-            .into_iter()
-            .map(|r| r.map_err(|e| self.err(e)))
-            .collect()
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids[i]);
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; ids.len()];
+        let mut stale = rocksdb::WriteBatch::default();
+        let mut wanted = order.iter().peekable();
+        for item in self.db.prefix_iterator([SNAPSHOT_PREFIX]) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if k.first() != Some(&SNAPSHOT_PREFIX) {
+                break;
+            }
+            let Ok(id) = <[u8; 32]>::try_from(&k[1..]).map(SnapshotId) else {
+                stale.delete(&k);
+                continue;
+            };
+            while wanted.next_if(|&&i| ids[i] < id).is_some() {}
+            let mut listed = false;
+            while let Some(&i) = wanted.next_if(|&&i| ids[i] == id) {
+                out[i] = Some(v.to_vec());
+                listed = true;
+            }
+            if !listed {
+                stale.delete(&k);
+            }
+        }
+        if !stale.is_empty() {
+            self.db
+                .write_opt(stale, &no_wal())
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(out)
     }
 
     /// Remembers sealed snapshot objects (immutable: the id is their hash).

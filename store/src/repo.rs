@@ -154,34 +154,50 @@ impl Repository {
 
     /// Opens an existing repository with a password.
     pub fn open(backend: Backend, password: &[u8], cache: CacheLocation) -> Result<Self> {
-        let location = backend.location().to_string();
-        let Some(raw) = backend.get(layout::CONFIG)? else {
-            // A bucket prefix has no folder to be missing: nothing at all there
-            // is "no repository", something else there is "not a repository".
-            if !backend.has_objects("")? {
-                return Err(Error::RepositoryNotFound { location });
-            }
-            return Err(Error::NotARepository {
-                location,
-                reason: "it has no config object".into(),
-            });
-        };
-        let (version, sealed) = config::unframe(&raw).map_err(|reason| Error::NotARepository {
-            location: location.clone(),
-            reason: format!("its config object is not coffer's ({reason})"),
-        })?;
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
+        let sealed = read_sealed_config(&backend)?;
         let (key_id, key) = unlock(&backend, password)?;
         let plain = key
-            .open(Domain::Config, sealed)
+            .open(Domain::Config, &sealed)
             .map_err(|e| Error::corrupt("config", e.to_string()))?;
+        Self::open_config(backend, (key_id, key), &plain, cache)
+    }
+
+    /// Opens an existing repository with a master secret already unwrapped
+    /// from key file `key_id` (a key agent's): no password, no key derivation.
+    /// A secret that does not open the config is [`Error::WrongPassword`], so a
+    /// caller can fall back to asking for the password.
+    pub fn open_with_master(
+        backend: Backend,
+        key_id: KeyId,
+        secret: [u8; 32],
+        cache: CacheLocation,
+    ) -> Result<Self> {
+        let sealed = read_sealed_config(&backend)?;
+        let key = MasterKey::from_secret(secret);
+        let Ok(plain) = key.open(Domain::Config, &sealed) else {
+            return Err(Error::WrongPassword { key_files: 1 });
+        };
+        Self::open_config(backend, (key_id, key), &plain, cache)
+    }
+
+    /// The ids of the repository's key files (one LIST): what a key agent is
+    /// asked about before any password is read.
+    pub fn key_file_ids(backend: &Backend) -> Result<Vec<KeyId>> {
+        Ok(backend
+            .list(layout::KEYS)?
+            .iter()
+            .filter_map(|(name, _)| layout::id_from_name(name).map(KeyId))
+            .collect())
+    }
+
+    fn open_config(
+        backend: Backend,
+        (key_id, key): (KeyId, MasterKey),
+        plain: &[u8],
+        cache: CacheLocation,
+    ) -> Result<Self> {
         let config: Config =
-            codec::decode(&plain).map_err(|e| Error::corrupt("config", e.to_string()))?;
+            codec::decode(plain).map_err(|e| Error::corrupt("config", e.to_string()))?;
         let me = Self::assemble(backend, (key_id, key), config, cache);
         me.chunker_params()
             .validate()
@@ -508,6 +524,34 @@ pub(crate) fn write_key_file(
     // Only the owner needs to read it: it is what a password guesser would attack.
     backend.restrict_to_owner(&name)?;
     Ok(id)
+}
+
+/// The config object's sealed body, after checking it is coffer's and of a
+/// format version this build reads.
+fn read_sealed_config(backend: &Backend) -> Result<Vec<u8>> {
+    let location = backend.location().to_string();
+    let Some(raw) = backend.get(layout::CONFIG)? else {
+        // A bucket prefix has no folder to be missing: nothing at all there
+        // is "no repository", something else there is "not a repository".
+        if !backend.has_objects("")? {
+            return Err(Error::RepositoryNotFound { location });
+        }
+        return Err(Error::NotARepository {
+            location,
+            reason: "it has no config object".into(),
+        });
+    };
+    let (version, sealed) = config::unframe(&raw).map_err(|reason| Error::NotARepository {
+        location: location.clone(),
+        reason: format!("its config object is not coffer's ({reason})"),
+    })?;
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(sealed.to_vec())
 }
 
 /// Tries the password on every key file.

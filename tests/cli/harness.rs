@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Variables of the user's shell that would change what coffer does.
-const COFFER_ENV: [&str; 14] = [
+const COFFER_ENV: [&str; 15] = [
     "COFFER_REPO",
+    "COFFER_AGENT_SOCK",
     "COFFER_PASSWORD",
     "COFFER_PASSWORD_FILE",
     "COFFER_PASSWORD_COMMAND",
@@ -202,6 +203,8 @@ impl Coffer {
             .env("XDG_CACHE_HOME", self.path("xdg-cache"))
             // Nor to the user's config file.
             .env("XDG_CONFIG_HOME", self.path("xdg-config"))
+            // Nor to the user's key agent: each test has its own socket.
+            .env("COFFER_AGENT_SOCK", self.path("agent.sock"))
             .arg("--repo")
             .arg(repo)
             .arg("--cache-dir")
