@@ -10,7 +10,8 @@
 #    test server ($COFFER_TEST_S3_ENDPOINT, from .ci/services);
 # 2. times, as whole processes of the real `coffer` binary (median of RUNS,
 #    after one warm-up), `cat --as-of` of one invoice with a warm cache,
-#    the same from S3 with a new empty cache each run, `log` of a contract and
+#    the same with the key agent holding the key (no password, no argon2id),
+#    the same from S3 with a new empty cache each run (also with the agent), `log` of a contract and
 #    of an invoice across all nights, and `find` of one invoice;
 # 3. materialises RESTIC_DAYS nights of the same plan as files and backs each
 #    up with both restic and `coffer backup --time`, then times `restic dump`
@@ -117,6 +118,14 @@ timed cat_warm "${C[@]}" cat --as-of "$as_of" "$invoice"
 # file, by design ~0.2 s on a quiet machine) and list the keys.
 timed open_warm "${C[@]}" key list
 timed snapshots_warm "${C[@]}" snapshots --json
+# The same with the key agent holding the key (`coffer agent start`): what a
+# series of commands costs after the first, without the key derivation.
+agent_sock=$work/agent/agent.sock
+mkdir -p "$work/agent" && chmod 700 "$work/agent"
+A=(--agent-socket "$agent_sock")
+trap '"$coffer" "${A[@]}" agent stop >/dev/null 2>&1 || true' EXIT
+"${C[@]}" "${A[@]}" agent start --ttl 2h >/dev/null
+timed cat_warm_agent env -u COFFER_PASSWORD_FILE "${C[@]}" "${A[@]}" cat --as-of "$as_of" "$invoice"
 timed log_contract "${C[@]}" log "$contract"
 timed log_invoice "${C[@]}" log "$invoice"
 timed find_invoice "${C[@]}" find "$(basename "$invoice")"
@@ -132,6 +141,10 @@ if [ "$s3" = 1 ]; then
     runs=$cold_runs PREPARE="rm -rf $cold" timed cat_cold_s3 "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" \
         --cache-dir "$cold" cat --as-of "$as_of" "$invoice"
     timed cat_warm_s3 "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" \
+        --cache-dir "$cold" cat --as-of "$as_of" "$invoice"
+    "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" --no-cache "${A[@]}" agent start --ttl 2h >/dev/null
+    runs=$cold_runs PREPARE="rm -rf $cold" timed cat_cold_s3_agent env -u COFFER_PASSWORD_FILE \
+        "$coffer" --repo "$s3_repo" --s3-endpoint "$endpoint" "${A[@]}" \
         --cache-dir "$cold" cat --as-of "$as_of" "$invoice"
 fi
 
@@ -200,7 +213,7 @@ ratio() { python3 -c "print(f'{$(med "$1") / $(med "$2"):.2f}')" 2>/dev/null || 
     echo
     echo "| measure | median s (min-max) |"
     echo "|---|---:|"
-    for k in cat_warm open_warm cat_cold_s3 cat_warm_s3 log_contract log_invoice find_invoice snapshots_warm; do
+    for k in cat_warm cat_warm_agent open_warm cat_cold_s3 cat_cold_s3_agent cat_warm_s3 log_contract log_invoice find_invoice snapshots_warm; do
         [ -n "${R[$k]:-}" ] || continue
         read -r m lo hi <<<"${R[$k]}"
         echo "| $k | $m ($lo-$hi) |"
