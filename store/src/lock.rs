@@ -66,6 +66,10 @@ pub struct LockEntry {
     pub age_seconds: i64,
     /// Why the lock is stale; `None` for a live lock.
     pub stale: Option<String>,
+    /// Taken on this host by a process that has ended: stale for certain,
+    /// whatever the clocks say (see [`take`], which removes such locks).
+    #[serde(skip)]
+    pub holder_ended_here: bool,
     #[serde(skip)]
     pub record: LockRecord,
 }
@@ -205,11 +209,15 @@ pub fn list(repo: &Repository, now: SystemTime, opts: &LockOptions) -> Result<Ve
                 refreshed_unix_ns: 0,
             },
         };
-        let stale = if record.refreshed_unix_ns == 0 && record.pid == 0 {
+        let unreadable = record.refreshed_unix_ns == 0 && record.pid == 0;
+        let stale = if unreadable {
             Some("unreadable lock object".to_string())
         } else {
             staleness(&record, now, opts)
         };
+        let holder_ended_here = !unreadable
+            && record.host == hostname()
+            && local_holder(record.pid, record.created_unix_ns) != Holder::Alive;
         out.push(LockEntry {
             id,
             kind: record.kind.name(),
@@ -220,6 +228,7 @@ pub fn list(repo: &Repository, now: SystemTime, opts: &LockOptions) -> Result<Ve
             refreshed_unix_ns: record.refreshed_unix_ns,
             age_seconds: (unix_ns(now) - record.refreshed_unix_ns) / 1_000_000_000,
             stale,
+            holder_ended_here,
             record,
         });
     }
@@ -387,7 +396,10 @@ fn take(repo: &Repository, kind: LockKind, opts: &LockOptions) -> Result<(LockId
         };
         let id = write_lock(repo, &record)?;
         match conflicts(repo, kind, id, opts) {
-            Ok(()) => return Ok((id, record)),
+            Ok(others) => {
+                remove_ended_here(repo, &others);
+                return Ok((id, record));
+            }
             Err(e) => {
                 let _ = repo.backend().delete(&layout::lock(&id));
                 if !matches!(e, Error::Locked { .. }) || started.elapsed() + pause > opts.retry_for
@@ -401,7 +413,24 @@ fn take(repo: &Repository, kind: LockKind, opts: &LockOptions) -> Result<(LockId
     }
 }
 
-fn conflicts(repo: &Repository, kind: LockKind, own: LockId, opts: &LockOptions) -> Result<()> {
+/// Deletes the locks that processes of this host left when they were killed
+/// (best effort): their holders are gone for certain, so no rule can need
+/// them, and without this every crash leaves one behind until `coffer
+/// unlock`. Locks of other hosts, or stale only by their age (a holder may be
+/// suspended, or its clock wrong), are left to `coffer unlock`.
+fn remove_ended_here(repo: &Repository, locks: &[LockEntry]) {
+    for l in locks.iter().filter(|l| l.holder_ended_here) {
+        let _ = repo.backend().delete(&layout::lock(&l.id));
+    }
+}
+
+/// The other locks, when none of them conflicts with a new one of `kind`.
+fn conflicts(
+    repo: &Repository,
+    kind: LockKind,
+    own: LockId,
+    opts: &LockOptions,
+) -> Result<Vec<LockEntry>> {
     let others = list(repo, SystemTime::now(), opts)?;
     let blocking = others.iter().find(|l| {
         l.id != own
@@ -416,7 +445,7 @@ fn conflicts(repo: &Repository, kind: LockKind, own: LockId, opts: &LockOptions)
         Some(l) => Err(Error::Locked {
             holder: l.describe(),
         }),
-        None => Ok(()),
+        None => Ok(others),
     }
 }
 

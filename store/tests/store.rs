@@ -83,6 +83,9 @@ mod point_in_time_reads;
 // backups and prunes side by side.
 #[path = "store/prune.rs"]
 mod prune;
+// Locks of killed processes of this host are removed by the next lock; no others.
+#[path = "store/locks.rs"]
+mod locks;
 // Ten years of daily snapshots: the seed policies against an independent reference.
 #[path = "store/ten_years.rs"]
 mod ten_years;
