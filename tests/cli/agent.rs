@@ -23,6 +23,12 @@ fn without_password(c: &Coffer, args: &[&str]) -> Run {
     Run::capture(cmd)
 }
 
+/// The run failed for want of a password (no agent key opened the repository).
+fn asks_for_the_password(run: &Run) {
+    run.assert_code(1);
+    assert!(run.stderr.contains("no password given"), "{}", run.stderr);
+}
+
 fn backed_up(kind: RepoKind) -> Option<(Coffer, Vec<u8>)> {
     let c = Coffer::init_on(kind, &[])?;
     let docs = c.path("documents");
@@ -39,12 +45,7 @@ fn agent_opens_the_repository_without_a_password_until_stopped(kind: RepoKind) {
     };
     let cat = ["cat", "latest", "documents/FA2605-0001.pdf"];
     let refused = without_password(&c, &cat);
-    refused.assert_code(1);
-    assert!(
-        refused.stderr.contains("no password given"),
-        "{}",
-        refused.stderr
-    );
+    asks_for_the_password(&refused);
 
     let _stop = StopAgent(&c);
     let started = c.json(["agent", "start", "--ttl", "10m"]);
@@ -88,7 +89,7 @@ fn agent_opens_the_repository_without_a_password_until_stopped(kind: RepoKind) {
     // --no-agent derives the key from the password again, so without one it fails.
     let mut no_agent = vec!["--no-agent"];
     no_agent.extend_from_slice(&cat);
-    without_password(&c, &no_agent).assert_code(1);
+    asks_for_the_password(&without_password(&c, &no_agent));
 
     let stopped = c.json(["agent", "stop"]);
     assert_eq!(stopped["was_running"], true);
@@ -96,7 +97,7 @@ fn agent_opens_the_repository_without_a_password_until_stopped(kind: RepoKind) {
         !c.path("agent.sock").exists(),
         "the stopped agent left its socket"
     );
-    without_password(&c, &cat).assert_code(1);
+    asks_for_the_password(&without_password(&c, &cat));
     assert_eq!(c.json(["agent", "stop"])["was_running"], false);
 }
 
@@ -137,12 +138,7 @@ fn keys_expire_and_the_agent_exits() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let refused = without_password(&c, &cat);
-    refused.assert_code(1);
-    assert!(
-        refused.stderr.contains("no password given"),
-        "{}",
-        refused.stderr
-    );
+    asks_for_the_password(&refused);
 }
 
 #[test]
@@ -162,12 +158,7 @@ fn an_agent_key_opens_only_its_own_repository() {
         .env("COFFER_AGENT_SOCK", &socket)
         .args(["cat", "latest", "documents/FA2605-0001.pdf"]);
     let refused = Run::capture(cmd);
-    refused.assert_code(1);
-    assert!(
-        refused.stderr.contains("no password given"),
-        "{}",
-        refused.stderr
-    );
+    asks_for_the_password(&refused);
     // With its password, B opens as ever beside the agent.
     let mut cmd = b.command();
     cmd.env("COFFER_AGENT_SOCK", &socket)
