@@ -120,9 +120,12 @@ fn a_long_file_read_cold_fetches_its_content_list_in_a_few_requests(kind: PlaceK
         pieces >= 24,
         "the test needs a long content list: {pieces} tree pieces"
     );
-    // One read per piece would be >= 24, plus the chunks' reads.
+    // One read per piece would be >= 24, plus the chunks' reads. Where the
+    // pieces sit in the pack depends on the order the workers sealed them,
+    // so the number of coalesced reads varies a little (8 or fewer alone,
+    // 9 seen once beside a full CI run).
     assert!(
-        reads <= 8,
+        reads <= 12,
         "{reads} reads of packs for one file whose content list has {pieces} pieces: {:?}",
         data_requests(&log)
     );
