@@ -204,6 +204,13 @@ fn report_text(r: &PruneReport) -> String {
             output::bytes(r.bytes_written)
         ));
     }
+    if r.unfinished_writes_removed > 0 {
+        t.push_str(&format!(
+            "removed {} unfinished write(s) of killed runs ({})\n",
+            r.unfinished_writes_removed,
+            output::bytes(r.unfinished_bytes_removed)
+        ));
+    }
     t
 }
 

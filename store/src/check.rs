@@ -177,6 +177,20 @@ pub fn check_usable(
         );
     }
 
+    let unfinished = repo.backend().unfinished_writes();
+    if !unfinished.is_empty() {
+        let bytes: u64 = unfinished.iter().map(|u| u.bytes).sum();
+        report.info(
+            repo.backend().location(),
+            format!(
+                "{} unfinished write(s), {bytes} bytes (staging files `NAME#N` of killed runs, \
+                 never read; prune removes those older than {} minutes)",
+                unfinished.len(),
+                crate::prune::UNFINISHED_WRITE_AGE.as_secs() / 60
+            ),
+        );
+    }
+
     // Snapshots and the trees they reach.
     progress.phase("check snapshots", None);
     let mut walked = Walked::new();

@@ -348,3 +348,67 @@ fn stale_locks_are_listed_and_cleared_live_ones_kept(kind: RepoKind) {
     c.ok(["prune", "--grace", "0s"]);
     c.ok(["check"]);
 }
+
+/// Staging files (`NAME#N`) of writes killed before their rename: `check`
+/// reports them without failing, `prune` removes those no writer can still
+/// be filling (unwritten for 30 minutes) and leaves a fresh one.
+#[test]
+fn prune_removes_the_unfinished_writes_of_killed_runs() {
+    let c = Coffer::init();
+    write(&c, "docs/a.bin", &random("a", 300_000));
+    let snap = backup_folder(&c, "docs", "2026-03-01T02:00:00Z");
+    let pack = packs(&c).into_iter().next().unwrap();
+    let repo = c.repo();
+    let old = repo.join(format!("{pack}#1"));
+    std::fs::copy(repo.join(&pack), &old).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let fresh = repo.join("index").join(format!("{}#2", "ab".repeat(32)));
+    std::fs::write(&fresh, b"half an index file").unwrap();
+
+    let checked = c.json(["check"]);
+    let said: Vec<String> = checked["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        said.iter().any(|m| m.starts_with("2 unfinished write(s)")),
+        "{checked}"
+    );
+
+    let pruned = c.json(["prune", "--grace", "0s"]);
+    assert_eq!(
+        num(&pruned["report"], "unfinished_writes_removed"),
+        1,
+        "{pruned}"
+    );
+    assert!(!old.exists(), "the old staging file stayed");
+    assert!(
+        fresh.exists(),
+        "a staging file a writer may still fill was removed"
+    );
+    let checked = c.ok(["check"]);
+    assert!(
+        checked.stderr.contains("1 unfinished write(s)"),
+        "{}",
+        checked.stderr
+    );
+    // Nothing real was touched: the snapshot restores as it was.
+    c.ok([
+        "restore",
+        &snap,
+        "--target",
+        c.path("out").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(c.path("out/docs/a.bin")).unwrap(),
+        random("a", 300_000)
+    );
+}

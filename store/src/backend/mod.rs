@@ -12,10 +12,12 @@ pub mod counting;
 pub mod faults;
 mod location;
 pub mod retry;
+mod staging;
 
 pub use client::{Client, MultipartPolicy, PutOutcome};
 pub use location::{Location, StoreOptions};
 pub use retry::RetryPolicy;
+pub use staging::Unfinished;
 
 use crate::error::{Error, Result};
 use bytes::Bytes;

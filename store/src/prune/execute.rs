@@ -17,7 +17,7 @@ use crate::progress::Progress;
 use crate::repo::{Repository, unix_ns};
 use serde::Serialize;
 use std::collections::HashSet;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A failure injected at a step, for crash tests: `abort` kills the process
 /// there (as SIGKILL would), otherwise the step returns an error.
@@ -58,6 +58,9 @@ pub struct PruneReport {
     pub bytes_written: u64,
     pub index_files_written: u64,
     pub index_files_condemned: u64,
+    /// Staging files of killed writes removed (local folders only).
+    pub unfinished_writes_removed: u64,
+    pub unfinished_bytes_removed: u64,
 }
 
 fn checkpoint(opts: &PruneOptions, step: &str) -> Result<()> {
@@ -97,12 +100,33 @@ pub(crate) fn execute(
     if !plan.condemn.is_empty() {
         condemn(repo, plan, opts, progress, &mut report)?;
     }
+    remove_unfinished_writes(repo, &mut report);
     // The caller's phase 2 deletes index files right after, and its sync
     // rebuilds the cache: ingesting phase 1's index files now is wasted work.
     if !(then_finish && report.record_written.is_some()) {
         repo.resync_index()?;
     }
     Ok(report)
+}
+
+/// How long a staging file must have gone unwritten before prune removes
+/// it: far longer than any write pauses, and as long as a writer's lock may
+/// go unrefreshed before it stops writing.
+pub const UNFINISHED_WRITE_AGE: Duration = Duration::from_secs(30 * 60);
+
+/// Removes the staging files killed writes left (best effort: one that
+/// cannot be removed is tried again next time).
+fn remove_unfinished_writes(repo: &Repository, report: &mut PruneReport) {
+    let now = SystemTime::now();
+    for u in repo.backend().unfinished_writes() {
+        let old = now
+            .duration_since(u.modified)
+            .is_ok_and(|age| age > UNFINISHED_WRITE_AGE);
+        if old && repo.backend().remove_unfinished(&u) {
+            report.unfinished_writes_removed += 1;
+            report.unfinished_bytes_removed += u.bytes;
+        }
+    }
 }
 
 /// The checks made right before deleting: no backup that started before the

@@ -31,7 +31,7 @@ mod mark;
 mod plan;
 mod protocol;
 
-pub use execute::{Fault, PruneReport, STEPS};
+pub use execute::{Fault, PruneReport, STEPS, UNFINISHED_WRITE_AGE};
 pub use mark::{LiveSet, mark};
 pub use plan::{CondemnPlan, FinishPlan, PackUse, PrunePlan};
 pub(crate) use protocol::write_record;
@@ -103,9 +103,11 @@ pub struct PruneOutcome {
 }
 
 impl PruneOutcome {
-    /// Bytes of packs deleted by all rounds.
+    /// Bytes of packs (and of unfinished writes) deleted by all rounds.
     pub fn bytes_deleted(&self) -> u64 {
-        self.report.bytes_deleted + self.second.as_ref().map_or(0, |s| s.bytes_deleted())
+        self.report.bytes_deleted
+            + self.report.unfinished_bytes_removed
+            + self.second.as_ref().map_or(0, |s| s.bytes_deleted())
     }
 }
 
