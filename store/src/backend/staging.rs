@@ -61,12 +61,15 @@ fn walk(root: &Path, rel: &str, depth: usize, out: &mut Vec<Unfinished>) {
         } else {
             format!("{rel}/{name}")
         };
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
+        // The entry's type comes with the listing; only a staging file is
+        // stat'ed (a repository holds many thousand packs).
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
             if depth + 1 < MAX_DEPTH {
                 walk(root, &path, depth + 1, out);
             }
-        } else if meta.is_file() && is_staging_name(&name) {
+        } else if kind.is_file() && is_staging_name(&name) {
+            let Ok(meta) = entry.metadata() else { continue };
             out.push(Unfinished {
                 path,
                 bytes: meta.len(),
