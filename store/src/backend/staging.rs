@@ -63,7 +63,9 @@ fn walk(root: &Path, rel: &str, depth: usize, out: &mut Vec<Unfinished>) {
         };
         // The entry's type comes with the listing; only a staging file is
         // stat'ed (a repository holds many thousand packs).
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             if depth + 1 < MAX_DEPTH {
                 walk(root, &path, depth + 1, out);
