@@ -107,32 +107,36 @@ pub fn repository_at(
     location: &str,
     password: impl FnOnce() -> Result<password::Password>,
 ) -> Result<Repository> {
-    if let Some(repo) = with_agent(g, location)? {
-        return Ok(repo);
-    }
-    let backend = backend_at(g, location, false)?;
+    let backend = match with_agent(g, backend_at(g, location, false)?, location)? {
+        Ok(repo) => return Ok(repo),
+        Err(unused) => unused,
+    };
     let pw = password()?;
     Ok(Repository::open(backend, &pw.0, cache(g))?)
 }
 
 /// The repository opened with a key the agent holds, if it holds one that
-/// opens it. Without an agent this costs one `exists` of its socket.
-fn with_agent(g: &Global, location: &str) -> Result<Option<Repository>> {
+/// opens it; else the backend back, unused. Without an agent this costs one
+/// `exists` of its socket.
+fn with_agent(
+    g: &Global,
+    backend: Backend,
+    location: &str,
+) -> Result<std::result::Result<Repository, Backend>> {
     if g.no_agent || !crate::agent::socket_path(g).exists() {
-        return Ok(None);
+        return Ok(Err(backend));
     }
-    let backend = backend_at(g, location, false)?;
     // No key files (no repository there) is for the password path to report.
     let Ok(ids) = Repository::key_file_ids(&backend) else {
-        return Ok(None);
+        return Ok(Err(backend));
     };
     let Some((id, secret)) = crate::agent::lookup(g, &ids) else {
-        return Ok(None);
+        return Ok(Err(backend));
     };
     match Repository::open_with_master(backend, id, secret, cache(g)) {
-        Ok(repo) => Ok(Some(repo)),
+        Ok(repo) => Ok(Ok(repo)),
         // A key of another repository that reused the id: ask for the password.
-        Err(coffer_store::Error::WrongPassword { .. }) => Ok(None),
+        Err(coffer_store::Error::WrongPassword { .. }) => Ok(Err(backend_at(g, location, false)?)),
         Err(e) => Err(e.into()),
     }
 }

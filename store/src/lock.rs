@@ -94,6 +94,16 @@ impl LockEntry {
 
 /// Why a lock record is stale at `now`, or `None` when it is live.
 pub fn staleness(record: &LockRecord, now: SystemTime, opts: &LockOptions) -> Option<String> {
+    stale_because(record, holder_here(record), now, opts)
+}
+
+/// [`staleness`], with the holder already looked up (see [`holder_here`]).
+fn stale_because(
+    record: &LockRecord,
+    holder: Option<Holder>,
+    now: SystemTime,
+    opts: &LockOptions,
+) -> Option<String> {
     let age_ns = unix_ns(now).saturating_sub(record.refreshed_unix_ns);
     let limit = i64::try_from(opts.stale_after.as_nanos()).unwrap_or(i64::MAX);
     if age_ns > limit {
@@ -103,23 +113,23 @@ pub fn staleness(record: &LockRecord, now: SystemTime, opts: &LockOptions) -> Op
             opts.stale_after.as_secs() / 60
         ));
     }
-    if record.host == hostname() {
-        match local_holder(record.pid, record.created_unix_ns) {
-            Holder::Gone => return Some(format!("process {} on this host is gone", record.pid)),
-            Holder::Reused => {
-                return Some(format!(
-                    "process {} on this host ended; the number now belongs to a later process",
-                    record.pid
-                ));
-            }
-            Holder::Alive => {}
-        }
+    match holder {
+        Some(Holder::Gone) => Some(format!("process {} on this host is gone", record.pid)),
+        Some(Holder::Reused) => Some(format!(
+            "process {} on this host ended; the number now belongs to a later process",
+            record.pid
+        )),
+        Some(Holder::Alive) | None => None,
     }
-    None
+}
+
+/// What became of the lock's process, when it was taken on this host.
+fn holder_here(record: &LockRecord) -> Option<Holder> {
+    (record.host == hostname()).then(|| local_holder(record.pid, record.created_unix_ns))
 }
 
 /// What became of the process that took a lock on this host.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Holder {
     Alive,
     Gone,
@@ -210,14 +220,17 @@ pub fn list(repo: &Repository, now: SystemTime, opts: &LockOptions) -> Result<Ve
             },
         };
         let unreadable = record.refreshed_unix_ns == 0 && record.pid == 0;
+        let holder = if unreadable {
+            None
+        } else {
+            holder_here(&record)
+        };
         let stale = if unreadable {
             Some("unreadable lock object".to_string())
         } else {
-            staleness(&record, now, opts)
+            stale_because(&record, holder, now, opts)
         };
-        let holder_ended_here = !unreadable
-            && record.host == hostname()
-            && local_holder(record.pid, record.created_unix_ns) != Holder::Alive;
+        let holder_ended_here = holder.is_some_and(|h| h != Holder::Alive);
         out.push(LockEntry {
             id,
             kind: record.kind.name(),
