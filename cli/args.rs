@@ -1,6 +1,6 @@
 //! Command-line syntax. Flags follow restic's where a habit exists.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -246,6 +246,12 @@ pub struct BackupArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub upload_concurrency: u16,
 
+    /// zstd level of new chunks: `fixed`, the repository's level (`init --compression`);
+    /// `adapt`, faster levels down to none while the CPU cannot keep up with the sources, so a
+    /// dump streamed from --stdin-from-command is not slowed down (zstd --adapt)
+    #[arg(long, value_enum, default_value_t = Pace::Fixed)]
+    pub compression: Pace,
+
     /// The producer command for --stdin-from-command (after `--`)
     #[arg(last = true)]
     pub command: Vec<OsString>,
@@ -366,4 +372,20 @@ pub struct NewPassword {
     /// Run this shell command and use its output as the new password
     #[arg(long, env = "COFFER_NEW_PASSWORD_COMMAND")]
     pub new_password_command: Option<String>,
+}
+
+/// `--compression` of `backup` and `pg backup`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    Fixed,
+    Adapt,
+}
+
+impl From<Pace> for coffer_store::backup::CompressionPace {
+    fn from(p: Pace) -> Self {
+        match p {
+            Pace::Fixed => Self::Fixed,
+            Pace::Adapt => Self::Adapt,
+        }
+    }
 }

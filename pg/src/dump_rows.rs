@@ -356,7 +356,9 @@ impl DumpRows {
 
 /// `\n` bytes; the compiler vectorises this loop.
 fn count_newlines(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+    // memchr's vectorised search: a byte-by-byte count was a quarter of the
+    // reader thread's time on a 1 GB dump, beside FastCDC.
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
 /// A sign byte, then `size` bytes least significant first.

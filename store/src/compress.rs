@@ -39,25 +39,49 @@ pub fn sample_entropy(data: &[u8]) -> f64 {
 
 /// Frames `data` for sealing, compressed when that saves at least 2%.
 pub fn encode_blob(data: &[u8], level: i32) -> Vec<u8> {
-    if level > 0 && data.len() >= 64 && sample_entropy(data) < ENTROPY_LIMIT {
-        if let Ok(z) = compress_reusing_context(data, level) {
-            if z.len() + z.len() / 50 < data.len() {
-                let mut out = Vec::with_capacity(z.len() + 1);
-                out.push(MODE_ZSTD);
-                out.extend_from_slice(&z);
-                return out;
-            }
-        }
-    }
     let mut out = Vec::with_capacity(data.len() + 1);
-    out.push(MODE_RAW);
-    out.extend_from_slice(data);
+    encode_blob_into(&mut out, data, level);
     out
 }
 
+/// Appends the framing of `data` to `out` (a sealed blob's buffer, so the
+/// frame is written where it is encrypted, without a copy).
+///
+/// `level` is zstd's: 1 to 22, or negative for its fast levels (`zstd
+/// --fast=N` is level -N), which an adapting backup uses when the CPU cannot
+/// keep up with a dump; 0 stores the raw bytes.
+pub fn encode_blob_into(out: &mut Vec<u8>, data: &[u8], level: i32) {
+    let start = out.len();
+    if level != 0 && data.len() >= 64 && sample_entropy(data) < ENTROPY_LIMIT {
+        out.push(MODE_ZSTD);
+        let frame_start = out.len();
+        out.reserve(zstd::zstd_safe::compress_bound(data.len()));
+        if let Ok(z) = compress_reusing_context(data, level, out) {
+            if z + z / 50 < data.len() {
+                return;
+            }
+        }
+        out.truncate(start);
+        debug_assert!(out.len() < frame_start);
+    }
+    out.push(MODE_RAW);
+    out.extend_from_slice(data);
+}
+
+/// The most [`encode_blob_into`] may need to append for `len` bytes at
+/// `level` (with the mode byte), so a buffer sized by it never grows.
+pub fn framed_capacity(len: usize, level: i32) -> usize {
+    if level == 0 {
+        1 + len
+    } else {
+        1 + zstd::zstd_safe::compress_bound(len).max(len)
+    }
+}
+
 /// zstd with one compression context per thread: creating a context per blob
-/// costs more than compressing a small document.
-fn compress_reusing_context(data: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+/// costs more than compressing a small document. Appends one frame to `out`
+/// (which has room for the worst case) and returns its length.
+fn compress_reusing_context(data: &[u8], level: i32, out: &mut Vec<u8>) -> std::io::Result<usize> {
     use std::cell::RefCell;
     thread_local! {
         static CONTEXT: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
@@ -65,11 +89,21 @@ fn compress_reusing_context(data: &[u8], level: i32) -> std::io::Result<Vec<u8>>
     }
     CONTEXT.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
-            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        match slot.as_mut() {
+            Some((l, c)) if *l != level => {
+                c.set_compression_level(level)?;
+                *l = level;
+            }
+            Some(_) => {}
+            None => *slot = Some((level, zstd::bulk::Compressor::new(level)?)),
         }
         match slot.as_mut() {
-            Some((_, c)) => c.compress(data),
+            Some((_, c)) => {
+                let at = out.len() as u64;
+                let mut cursor = std::io::Cursor::new(out);
+                cursor.set_position(at);
+                c.compress_to_buffer(data, &mut cursor)
+            }
             None => Err(std::io::Error::other("no zstd context")),
         }
     })
@@ -144,6 +178,40 @@ mod tests {
         let framed = encode_blob(&random, 3);
         assert_eq!(framed[0], MODE_RAW);
         assert_eq!(decode_blob(&framed, random.len()).unwrap(), random);
+    }
+
+    #[test]
+    fn fast_levels_compress_and_level_zero_stores_raw() {
+        let text =
+            b"COPY public.llx_facture (rowid, ref) FROM stdin;\n1\tFA2605-0001\n".repeat(300);
+        let mut sizes = Vec::new();
+        for level in [3, 1, -1, -5] {
+            let framed = encode_blob(&text, level);
+            assert_eq!(framed[0], MODE_ZSTD, "level {level}");
+            assert_eq!(decode_blob(&framed, text.len()).unwrap(), text);
+            sizes.push(framed.len());
+        }
+        assert!(
+            sizes[3] < text.len() / 4,
+            "a fast level still compresses: {sizes:?}"
+        );
+        let raw = encode_blob(&text, 0);
+        assert_eq!(raw[0], MODE_RAW);
+        assert_eq!(&raw[1..], &text[..]);
+    }
+
+    #[test]
+    fn a_frame_is_appended_after_what_the_buffer_holds() {
+        let text = b"INSERT INTO llx_societe VALUES (1, 'SARL');\n".repeat(200);
+        let mut out = b"nonce".to_vec();
+        encode_blob_into(&mut out, &text, 3);
+        assert_eq!(&out[..5], b"nonce");
+        assert_eq!(out[5..], encode_blob(&text, 3)[..]);
+        // One thread switching levels back and forth keeps producing valid frames.
+        for level in [1, -3, 3, 1] {
+            let framed = encode_blob(&text, level);
+            assert_eq!(decode_blob(&framed, text.len()).unwrap(), text);
+        }
     }
 
     #[test]

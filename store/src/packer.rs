@@ -62,6 +62,8 @@ pub struct PackWriter<'r> {
     stored_hint: HashSet<BlobId>,
     indexes: Vec<IndexId>,
     stats: WriteStats,
+    /// Time spent blocked on uploads (the store is slower than the writer).
+    upload_wait: std::time::Duration,
 }
 
 impl<'r> PackWriter<'r> {
@@ -77,7 +79,13 @@ impl<'r> PackWriter<'r> {
             stored_hint: HashSet::new(),
             indexes: Vec::new(),
             stats: WriteStats::default(),
+            upload_wait: std::time::Duration::ZERO,
         }
+    }
+
+    /// Time spent so far waiting for uploads to finish.
+    pub fn upload_wait(&self) -> std::time::Duration {
+        self.upload_wait
     }
 
     pub fn stats(&self) -> WriteStats {
@@ -210,11 +218,13 @@ impl<'r> PackWriter<'r> {
 
     fn reap_one(&mut self) -> Result<()> {
         if let Some(h) = self.uploads.pop_front() {
+            let waiting = std::time::Instant::now();
             let packed = self
                 .repo
                 .backend()
                 .block_on(h)
                 .unwrap_or_else(|e| panic!("pack upload task failed: {e}"))?;
+            self.upload_wait += waiting.elapsed();
             self.uploaded.push(packed);
             if self.uploaded.iter().map(|p| p.blobs.len()).sum::<usize>() >= INDEX_FLUSH_BLOBS {
                 self.write_index()?;
@@ -255,10 +265,18 @@ impl<'r> PackWriter<'r> {
     }
 }
 
-/// Compression framing + sealing of one blob's plaintext.
+/// Compression framing + sealing of one blob's plaintext, at the
+/// repository's zstd level.
 pub fn seal_blob(repo: &Repository, data: &[u8]) -> Vec<u8> {
-    let framed = crate::compress::encode_blob(data, repo.config().zstd_level);
-    repo.key().seal(Domain::Blob, &framed)
+    seal_blob_at(repo, data, repo.config().zstd_level)
+}
+
+/// [`seal_blob`] at a given zstd level (an adapting backup's choice).
+pub fn seal_blob_at(repo: &Repository, data: &[u8], level: i32) -> Vec<u8> {
+    let capacity = crate::compress::framed_capacity(data.len(), level);
+    repo.key().seal_built(Domain::Blob, capacity, |out| {
+        crate::compress::encode_blob_into(out, data, level);
+    })
 }
 
 pub fn raw_len(data: &[u8]) -> u32 {

@@ -8,6 +8,9 @@ use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 
+/// The size asked for the command's output pipe.
+const PIPE_BYTES: usize = 1 << 20;
+
 /// How much of the command's stderr is kept to explain a failure.
 const STDERR_TAIL: usize = 4096;
 
@@ -58,6 +61,12 @@ impl ProducerCommand {
                 stderr_tail: String::new(),
             })?;
         let stdout = child.stdout.take();
+        if let Some(out) = &stdout {
+            // 64 KiB by default: pg_dump and coffer would then take turns a
+            // few thousand times a second on a 1 GB dump. 1 MiB is the
+            // unprivileged ceiling (fs.pipe-max-size); refused is harmless.
+            let _ = rustix::pipe::fcntl_setpipe_size(out, PIPE_BYTES);
+        }
         let stderr = child.stderr.take().map(|mut err| {
             std::thread::spawn(move || {
                 let mut tail: Vec<u8> = Vec::new();

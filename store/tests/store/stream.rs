@@ -70,3 +70,77 @@ fn big_dump_round_trips_and_an_edited_dump_stores_little() {
         .unwrap();
     assert_eq!(node.size, edited.len() as u64);
 }
+
+/// A dump that comes at `pause` per 256 KiB, like pg_dump waiting on its server.
+struct Trickle {
+    inner: std::io::Cursor<Arc<[u8]>>,
+    pause: std::time::Duration,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::thread::sleep(self.pause);
+        let n = buf.len().min(256 << 10);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+fn adapting_backup(
+    repo: &coffer_store::Repository,
+    reader: Box<dyn std::io::Read + Send>,
+    secs: u64,
+) -> coffer_store::backup::BackupReport {
+    let mut o = crate::util::opts(secs);
+    o.compression = coffer_store::backup::CompressionPace::Adapt;
+    let sources = vec![coffer_store::backup::Source::Stdin {
+        name: NAME.into(),
+        reader,
+    }];
+    coffer_store::backup::backup(repo, sources, &o, &NoProgress).unwrap()
+}
+
+#[test]
+fn adapting_compression_gives_way_to_a_fast_source_and_not_to_a_slow_one() {
+    let dump: Arc<[u8]> = sql_lines(7, 24 << 20).concat().into_bytes().into();
+    // From memory the reader outruns zstd on any machine: the level steps
+    // down, and whatever mix of levels results reads back the same.
+    let repo = memory_repo();
+    let fast = adapting_backup(&repo, Box::new(std::io::Cursor::new(Arc::clone(&dump))), 10);
+    let levels = &fast.compression.levels;
+    println!("fast source: {levels:?}");
+    assert_eq!(fast.compression.ceiling, 3);
+    assert!(levels.iter().any(|l| l.level < 3), "{levels:?}");
+    assert_eq!(
+        levels.iter().map(|l| l.bytes).sum::<u64>(),
+        dump.len() as u64
+    );
+    let (_, back) = cat(&repo, &fast.snapshot.root);
+    assert!(
+        back == *dump,
+        "an adapted dump does not read back byte for byte"
+    );
+
+    // 256 KiB every 30 ms: the consumer always waits for the next batch, so
+    // every batch gets the repository's level.
+    let slow_dump: Arc<[u8]> = sql_lines(8, 12 << 20).concat().into_bytes().into();
+    let repo = memory_repo();
+    let slow = adapting_backup(
+        &repo,
+        Box::new(Trickle {
+            inner: std::io::Cursor::new(Arc::clone(&slow_dump)),
+            pause: std::time::Duration::from_millis(30),
+        }),
+        10,
+    );
+    let levels = &slow.compression.levels;
+    assert!(levels.iter().all(|l| l.level == 3), "{levels:?}");
+    let (_, back) = cat(&repo, &slow.snapshot.root);
+    assert!(back == *slow_dump);
+    // And the same data at the full level stores less than the adapted run.
+    assert!(
+        slow.snapshot.summary.bytes_added * 2 < slow_dump.len() as u64,
+        "level 3 on SQL text: {} of {}",
+        slow.snapshot.summary.bytes_added,
+        slow_dump.len()
+    );
+}
