@@ -345,6 +345,14 @@ impl Repository {
         self.open_blob(id, &loc, &sealed)
     }
 
+    /// Opens and decodes a tree read from its pack, without caching it: for
+    /// walks that read each tree once (prune's mark).
+    pub fn open_tree(&self, id: &BlobId, loc: &BlobLocation, sealed: &[u8]) -> Result<TreeBlob> {
+        let bytes = self.open_blob(id, loc, sealed)?;
+        codec::decode(&bytes)
+            .map_err(|e| Error::corrupt(format!("tree {}", id.short()), e.to_string()))
+    }
+
     /// Reads and decodes a tree blob: from memory, else the local cache, else
     /// a ranged read of its pack (then cached). Trees are shared between snapshots.
     pub fn read_tree(&self, id: &BlobId) -> Result<std::sync::Arc<TreeBlob>> {

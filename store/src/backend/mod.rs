@@ -111,6 +111,77 @@ impl Backend {
         self.runtime.block_on(self.client.get_range(name, range))
     }
 
+    /// Whether this is a plain local folder, whose objects
+    /// [`Self::read_local_range`] and [`Self::delete_local`] reach without
+    /// the I/O runtime.
+    pub fn is_local_folder(&self) -> bool {
+        self.names_root.is_some()
+    }
+
+    /// Deletes `names` (a missing object counts as deleted), `concurrency`
+    /// requests at a time; one result per name, in order. A plain local
+    /// folder's files are removed directly, on the rayon pool.
+    pub fn delete_many(&self, names: &[String], concurrency: usize) -> Vec<Result<()>> {
+        use rayon::prelude::*;
+        let done: Vec<bool> = if self.is_local_folder() {
+            names.par_iter().map(|n| self.delete_local(n)).collect()
+        } else {
+            vec![false; names.len()]
+        };
+        let client = &self.client;
+        let mut rest: Vec<Result<()>> = self.runtime.block_on(async {
+            use futures::StreamExt;
+            futures::stream::iter(
+                names
+                    .iter()
+                    .zip(&done)
+                    .filter(|(_, done)| !**done)
+                    .map(|(name, _)| client.delete(name)),
+            )
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+        });
+        rest.reverse();
+        done.iter()
+            .map(|&d| {
+                if d {
+                    Ok(())
+                } else {
+                    rest.pop().unwrap_or(Ok(()))
+                }
+            })
+            .collect()
+    }
+
+    /// Deletes an object of a plain local folder on the caller's thread;
+    /// true when it is gone (a missing one counts, as with [`Self::delete`]).
+    /// False elsewhere, and when the removal failed: the caller then asks the
+    /// store, whose retries and error apply. Prune deletes thousands of packs:
+    /// through the runtime and the store's blocking pool each took three
+    /// thread hand-offs.
+    pub fn delete_local(&self, name: &str) -> bool {
+        let Some(root) = self.names_root.as_ref() else {
+            return false;
+        };
+        let path = root.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                // As the folder store does (automatic cleanup): folders left
+                // empty go, up to the repository's own.
+                let mut parent = path.parent();
+                while let Some(dir) = parent.filter(|d| *d != root.as_path()) {
+                    if std::fs::remove_dir(dir).is_err() {
+                        break;
+                    }
+                    parent = dir.parent();
+                }
+                true
+            }
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        }
+    }
+
     /// Bytes `range` of an object read straight from the folder on this
     /// thread, for a plain local folder; `None` elsewhere, and when the direct
     /// read fails (the caller then asks the store, whose error and retries

@@ -207,15 +207,7 @@ const CONCURRENT_DELETES: usize = 16;
 fn delete_all(repo: &Repository, names: &[String], opts: &PruneOptions, step: &str) -> Result<u64> {
     let mut deleted = 0u64;
     for batch in names.chunks(DELETE_BATCH) {
-        let client = repo.backend().client();
-        let results: Vec<Result<()>> = repo.backend().block_on(async {
-            use futures::StreamExt;
-            futures::stream::iter(batch.iter().map(|name| client.delete(name)))
-                .buffer_unordered(CONCURRENT_DELETES)
-                .collect()
-                .await
-        });
-        for r in results {
+        for r in repo.backend().delete_many(batch, CONCURRENT_DELETES) {
             r?;
         }
         deleted += batch.len() as u64;
@@ -276,13 +268,17 @@ fn condemn(
     Ok(())
 }
 
-/// Packs read ahead at once while repacking, at most this many bytes of them.
-const REPACK_AHEAD_PACKS: usize = 2;
+/// Packs read ahead at once while repacking, at most this many bytes of them
+/// (a daily backup's packs are small: thousands of them in ten years).
+const REPACK_AHEAD_PACKS: usize = 64;
 const REPACK_AHEAD_BYTES: u64 = 8 << 20;
+/// Reads of a remote store in flight at once while repacking.
+const REPACK_CONCURRENT_READS: usize = 8;
 
 /// Copies the live blobs of each pack to repack: one whole-pack read (a few
-/// packs fetched concurrently), every blob checked against its id (on all
-/// cores) before it is written again, in the plan's order.
+/// megabytes of packs fetched at once: from a local folder on the rayon
+/// pool, from a store concurrently), every blob checked against its id (on
+/// all cores) before it is written again, in the plan's order.
 fn copy_live(
     repo: &Repository,
     c: &super::CondemnPlan,
@@ -304,46 +300,50 @@ fn copy_live(
         }
         let (group, tail) = rest.split_at(n);
         rest = tail;
-        let client = repo.backend().client();
-        let fetched: Vec<Result<Option<bytes::Bytes>>> = repo.backend().block_on(async {
-            use futures::StreamExt;
-            futures::stream::iter(
-                group
-                    .iter()
-                    .map(|(pack, _)| async move { client.get(&layout::pack(pack)).await }),
-            )
-            .buffered(REPACK_AHEAD_PACKS)
-            .collect()
-            .await
-        });
-        for ((pack, entries), bytes) in group.iter().zip(fetched) {
-            let bytes = bytes?.ok_or_else(|| {
-                Error::corrupt(
-                    format!("pack {pack}"),
-                    "deleted while prune was repacking it",
-                )
-            })?;
-            let sealed: Vec<&[u8]> = entries
-                .iter()
-                .map(|e| {
-                    let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
-                        ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
-                    bytes.get(range).ok_or_else(|| {
-                        Error::corrupt(
-                            format!("pack {pack}"),
-                            format!("blob {} past its end", e.id.short()),
-                        )
-                    })
+        let fetched: Vec<bytes::Bytes> = group
+            .iter()
+            .zip(fetch_packs(
+                repo,
+                group.iter().map(|(p, _)| (*p, sizes.get(p).copied())),
+            ))
+            .map(|((pack, _), bytes)| {
+                bytes?.ok_or_else(|| {
+                    Error::corrupt(
+                        format!("pack {pack}"),
+                        "deleted while prune was repacking it",
+                    )
                 })
-                .collect::<Result<_>>()?;
-            entries
-                .par_iter()
-                .zip(sealed.par_iter())
-                .try_for_each(|(e, sealed)| {
-                    let loc = crate::cache::BlobLocation::of(*pack, e);
-                    repo.open_blob(&e.id, &loc, sealed).map(drop)
-                })?;
-            for (e, sealed) in entries.iter().zip(sealed) {
+            })
+            .collect::<Result<_>>()?;
+        let opened: Vec<Result<Vec<&[u8]>>> = group
+            .par_iter()
+            .zip(fetched.par_iter())
+            .map(|((pack, entries), bytes)| {
+                let sealed: Vec<&[u8]> = entries
+                    .iter()
+                    .map(|e| {
+                        let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
+                            ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
+                        bytes.get(range).ok_or_else(|| {
+                            Error::corrupt(
+                                format!("pack {pack}"),
+                                format!("blob {} past its end", e.id.short()),
+                            )
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                entries
+                    .par_iter()
+                    .zip(sealed.par_iter())
+                    .try_for_each(|(e, sealed)| {
+                        let loc = crate::cache::BlobLocation::of(*pack, e);
+                        repo.open_blob(&e.id, &loc, sealed).map(drop)
+                    })?;
+                Ok(sealed)
+            })
+            .collect();
+        for ((_, entries), sealed) in group.iter().zip(opened) {
+            for (e, sealed) in entries.iter().zip(sealed?) {
                 writer.add(e.id, e.kind, sealed, e.raw_length)?;
                 report.blobs_copied += 1;
                 progress.bytes(u64::from(e.length));
@@ -353,6 +353,48 @@ fn copy_live(
         }
     }
     Ok(())
+}
+
+/// Whole packs, in order (`None`: no such pack). A plain local folder's are
+/// read on the rayon pool; a store's a few requests at a time.
+fn fetch_packs(
+    repo: &Repository,
+    packs: impl Iterator<Item = (PackId, Option<u64>)>,
+) -> Vec<Result<Option<bytes::Bytes>>> {
+    use rayon::prelude::*;
+    let packs: Vec<(PackId, Option<u64>)> = packs.collect();
+    let local: Vec<Option<bytes::Bytes>> = if repo.backend().is_local_folder() {
+        packs
+            .par_iter()
+            .map(|(p, size)| {
+                size.and_then(|s| repo.backend().read_local_range(&layout::pack(p), 0..s))
+            })
+            .collect()
+    } else {
+        vec![None; packs.len()]
+    };
+    let client = repo.backend().client();
+    let mut remote: Vec<Result<Option<bytes::Bytes>>> = repo.backend().block_on(async {
+        use futures::StreamExt;
+        futures::stream::iter(
+            packs
+                .iter()
+                .zip(&local)
+                .filter(|(_, l)| l.is_none())
+                .map(|((pack, _), _)| async move { client.get(&layout::pack(pack)).await }),
+        )
+        .buffered(REPACK_CONCURRENT_READS)
+        .collect()
+        .await
+    });
+    remote.reverse();
+    local
+        .into_iter()
+        .map(|l| match l {
+            Some(b) => Ok(Some(b)),
+            None => remote.pop().unwrap_or(Ok(None)),
+        })
+        .collect()
 }
 
 /// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each.

@@ -21,6 +21,7 @@
 //! for them (`check` reports them). A tree that no index file lists cannot be
 //! walked and stops prune.
 
+use crate::cache::BlobLocation;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexedPack};
 use crate::format::pack::BlobEntry;
@@ -134,6 +135,18 @@ impl<'a> LiveSet<'a> {
         let at = self.packs.partition_point(|p| p.0 <= ordinal) - 1;
         let (first, f, p) = self.packs[at];
         &self.files[f as usize].1.packs[p as usize].blobs[(ordinal - first) as usize]
+    }
+
+    /// Where an index file says `id` is stored (its first entry).
+    pub fn location(&self, id: &BlobId) -> Option<BlobLocation> {
+        let ordinal = self.ordinals[self.slot(id)?];
+        let at = self.packs.partition_point(|p| p.0 <= ordinal) - 1;
+        let (first, f, p) = self.packs[at];
+        let pack = &self.files[f as usize].1.packs[p as usize];
+        Some(BlobLocation::of(
+            pack.pack,
+            &pack.blobs[(ordinal - first) as usize],
+        ))
     }
 
     /// The slot of `id`, when an index file lists it.
@@ -267,15 +280,7 @@ fn walk_batch(
 ) -> Result<()> {
     {
         let level = batch;
-        let ids: Vec<BlobId> = level.iter().map(|(t, _)| *t).collect();
-        crate::tree::prefetch_trees(repo, &ids)?;
-        let read: Vec<Result<std::sync::Arc<TreeBlob>>> = level
-            .par_iter()
-            .map(|(tree, from)| {
-                repo.read_tree(tree)
-                    .map_err(|e| unreadable(tree, &snapshots[*from], &e.to_string()))
-            })
-            .collect();
+        let read = read_trees(repo, live, level, snapshots)?;
         for ((_, from), blob) in level.iter().zip(read) {
             match &*blob? {
                 TreeBlob::DirLeaf(nodes) => {
@@ -311,6 +316,96 @@ fn walk_batch(
         }
     }
     Ok(())
+}
+
+/// Reads and opens the trees of `level` (in its order) on the rayon pool.
+///
+/// From a plain local folder, straight from their packs at the places the
+/// index files give, a read per run of neighbouring pieces, and nothing is
+/// cached: each tree is walked once, and putting ten thousand pieces into the
+/// local cache only to read them back was most of the mark. Elsewhere they
+/// are first fetched into the local cache with coalesced ranged reads (the
+/// cache then spares the next run those requests).
+fn read_trees(
+    repo: &Repository,
+    live: &LiveSet<'_>,
+    level: &[(BlobId, usize)],
+    snapshots: &[SnapshotEntry],
+) -> Result<Vec<Result<std::sync::Arc<TreeBlob>>>> {
+    let through_cache = |(tree, from): &(BlobId, usize)| {
+        repo.read_tree(tree)
+            .map_err(|e| unreadable(tree, &snapshots[*from], &e.to_string()))
+    };
+    if !repo.backend().is_local_folder() {
+        let ids: Vec<BlobId> = level.iter().map(|(t, _)| *t).collect();
+        crate::tree::prefetch_trees(repo, &ids)?;
+        return Ok(level.par_iter().map(through_cache).collect());
+    }
+    let mut located: Vec<(usize, BlobLocation)> = level
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (tree, _))| live.location(tree).map(|loc| (i, loc)))
+        .collect();
+    located.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
+    let runs = runs_of(&located);
+    let opened: Vec<Vec<(usize, Option<TreeBlob>)>> = runs
+        .par_iter()
+        .map(|run| {
+            let (first, last) = (&run[0].1, &run[run.len() - 1].1);
+            let span = first.offset..last.offset + u64::from(last.length);
+            let bytes = repo
+                .backend()
+                .read_local_range(&crate::format::layout::pack(&first.pack), span.clone());
+            run.iter()
+                .map(|(i, loc)| {
+                    let piece = bytes.as_ref().and_then(|b| {
+                        let at = usize::try_from(loc.offset - span.start).ok()?;
+                        b.get(at..at.checked_add(loc.length as usize)?)
+                    });
+                    // Any trouble is left to the cache path, which names it.
+                    let tree = piece.and_then(|p| repo.open_tree(&level[*i].0, loc, p).ok());
+                    (*i, tree)
+                })
+                .collect()
+        })
+        .collect();
+    let mut out: Vec<Option<Result<std::sync::Arc<TreeBlob>>>> =
+        level.iter().map(|_| None).collect();
+    for (i, tree) in opened.into_iter().flatten() {
+        out[i] = tree.map(|t| Ok(std::sync::Arc::new(t)));
+    }
+    Ok(out
+        .into_par_iter()
+        .zip(level.par_iter())
+        .map(|(read, entry)| read.unwrap_or_else(|| through_cache(entry)))
+        .collect())
+}
+
+/// Bytes of other blobs a local read may span to reach the next wanted piece.
+const LOCAL_GAP: u64 = 256 << 10;
+/// Largest local read.
+const LOCAL_READ: u64 = 8 << 20;
+
+/// Splits pieces sorted by (pack, offset) into runs read at once: same pack,
+/// gaps of at most [`LOCAL_GAP`], spans of at most [`LOCAL_READ`].
+fn runs_of(located: &[(usize, BlobLocation)]) -> Vec<&[(usize, BlobLocation)]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for k in 1..=located.len() {
+        let split = k == located.len() || {
+            let (a, b) = (&located[k - 1].1, &located[k].1);
+            let first = &located[start].1;
+            let end = b.offset + u64::from(b.length);
+            a.pack != b.pack
+                || b.offset > a.offset + u64::from(a.length) + LOCAL_GAP
+                || end.saturating_sub(first.offset) > LOCAL_READ
+        };
+        if split {
+            runs.push(&located[start..k]);
+            start = k;
+        }
+    }
+    runs
 }
 
 /// Marks a tree and queues it for reading if it is new.

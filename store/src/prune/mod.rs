@@ -40,11 +40,12 @@ pub use protocol::{Pending, avoid_condemned, pending};
 use crate::error::Result;
 use crate::format::index::IndexedPack;
 use crate::format::lock::LockKind;
-use crate::id::CondemnedId;
+use crate::id::{CondemnedId, PackId};
 use crate::lock::LockOptions;
 use crate::progress::Progress;
 use crate::repo::{Repository, unix_ns};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 #[derive(Clone, Debug)]
@@ -159,10 +160,19 @@ pub fn run(
         let start = begin(repo, opts, progress)?;
         let files = plan::load_index_files(repo)?;
         let mut live = mark::mark(repo, &files, &start.snapshots, progress)?;
-        let plan = assemble(repo, opts, start, &mut live)?;
+        let listing = plan::pack_listing(repo)?;
+        let plan = assemble(opts, start, &mut live, &listing)?;
         let report = execute::execute(repo, held, &plan, opts, progress, opts.grace.is_zero())?;
         let second = if report.record_written.is_some() && opts.grace.is_zero() {
-            let plan = finish_with_mark(repo, opts, &plan, &live, progress)?;
+            // The packs phase 2 may delete were all listed before phase 1
+            // (records name listed packs); those deleted since are left out.
+            let mut listing = listing;
+            if report.deferred.is_none() {
+                for (pack, _) in &plan.finish.delete_packs {
+                    listing.remove(pack);
+                }
+            }
+            let plan = finish_with_mark(repo, opts, &plan, &live, &listing, progress)?;
             let report = execute::execute(repo, held, &plan, opts, progress, false)?;
             Some(Box::new(PruneOutcome {
                 plan,
@@ -213,18 +223,17 @@ fn begin(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> Res
 }
 
 fn assemble(
-    repo: &Repository,
     opts: &PruneOptions,
     start: Start,
     live: &mut LiveSet<'_>,
+    listing: &HashMap<PackId, u64>,
 ) -> Result<PrunePlan> {
     let files = live.files();
-    let listing = plan::pack_listing(repo)?;
     let borrowed: Vec<(crate::id::IndexId, &crate::format::index::IndexFile)> =
         files.iter().map(|(id, f)| (*id, f)).collect();
-    let mut finish = plan::finish(&start.eligible, &borrowed, &listing, live);
+    let mut finish = plan::finish(&start.eligible, &borrowed, listing, live);
     finish.waiting = start.waiting;
-    let condemn = plan::condemn(&start.pending, files, &listing, live, opts)?;
+    let condemn = plan::condemn(&start.pending, files, listing, live, opts)?;
     Ok(PrunePlan {
         snapshots: start.snapshots.len(),
         live_blobs: live.len(),
@@ -238,12 +247,15 @@ fn assemble(
 
 /// Phase 2 of the records now due, against the mark `first` was planned
 /// with. The index files are listed again (phase 1 and any backup since
-/// wrote new ones); only those the mark did not read are fetched.
+/// wrote new ones); only those the mark did not read are fetched. `listing`
+/// is the pack listing phase 1 was planned with, less the packs it deleted:
+/// every pack a record names was listed before the record was written.
 fn finish_with_mark(
     repo: &Repository,
     opts: &PruneOptions,
     first: &PrunePlan,
     live: &LiveSet<'_>,
+    listing: &HashMap<PackId, u64>,
     progress: &dyn Progress,
 ) -> Result<PrunePlan> {
     progress.phase("plan", None);
@@ -268,8 +280,7 @@ fn finish_with_mark(
         .chain(fresh.iter().map(|(id, f)| (*id, f)))
         .collect();
     files.sort_by_key(|(id, _)| *id);
-    let listing = plan::pack_listing(repo)?;
-    let mut finish = plan::finish(&eligible, &files, &listing, live);
+    let mut finish = plan::finish(&eligible, &files, listing, live);
     finish.waiting = waiting;
     Ok(PrunePlan {
         snapshots: first.snapshots,
@@ -290,5 +301,6 @@ fn plan_locked(
     let start = begin(repo, opts, progress)?;
     let files = plan::load_index_files(repo)?;
     let mut live = mark::mark(repo, &files, &start.snapshots, progress)?;
-    assemble(repo, opts, start, &mut live)
+    let listing = plan::pack_listing(repo)?;
+    assemble(opts, start, &mut live, &listing)
 }

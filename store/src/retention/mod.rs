@@ -215,18 +215,8 @@ const CONCURRENT_DELETES: usize = 16;
 /// nothing names, so the order does not matter). Data stays until the next
 /// prune.
 pub fn execute(repo: &Repository, ids: &[SnapshotId]) -> Result<usize> {
-    let client = repo.backend().client();
-    let results: Vec<Result<()>> = repo.backend().block_on(async {
-        use futures::StreamExt;
-        futures::stream::iter(
-            ids.iter()
-                .map(|id| async move { client.delete(&layout::snapshot(id)).await }),
-        )
-        .buffer_unordered(CONCURRENT_DELETES)
-        .collect()
-        .await
-    });
-    for r in results {
+    let names: Vec<String> = ids.iter().map(layout::snapshot).collect();
+    for r in repo.backend().delete_many(&names, CONCURRENT_DELETES) {
         r?;
     }
     Ok(ids.len())
