@@ -44,12 +44,17 @@ pub enum DecodeError {
 }
 
 pub fn encode<R: Record>(record: &R) -> Vec<u8> {
-    let mut out = vec![R::TAG, R::VERSION];
+    encode_as::<R, R>(record)
+}
+
+/// Encodes `body`, a borrowed view that serializes exactly as an `R` does
+/// (the same fields in the same order, a slice where `R` has a `Vec`), as an
+/// `R` record: a large record is then written without first copying its
+/// parts into an owned `R`.
+pub fn encode_as<R: Record, B: Serialize + ?Sized>(body: &B) -> Vec<u8> {
     // Serializing plain structs into a Vec cannot fail.
-    let body = postcard::to_stdvec(record)
-        .unwrap_or_else(|e| panic!("encoding a {} record: {e}", R::NAME));
-    out.extend_from_slice(&body);
-    out
+    postcard::to_extend(body, vec![R::TAG, R::VERSION])
+        .unwrap_or_else(|e| panic!("encoding a {} record: {e}", R::NAME))
 }
 
 pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, DecodeError> {

@@ -7,7 +7,7 @@ use crate::compress;
 use crate::crypto::{self, Domain, KdfParams, MasterKey};
 use crate::error::{Error, Result};
 use crate::format::config::{self, ChunkerRecord, Config};
-use crate::format::index::IndexFile;
+use crate::format::index::{IndexFile, IndexFileOf, IndexedPack};
 use crate::format::key::{self, KeyFile};
 use crate::format::snapshot::{Snapshot, SnapshotEntry};
 use crate::format::tree::TreeBlob;
@@ -397,7 +397,15 @@ impl Repository {
 
     /// Seals, stores and returns the id of a new index file.
     pub fn save_index(&self, index: &IndexFile) -> Result<IndexId> {
-        let sealed = self.key.seal(Domain::Index, &codec::encode(index));
+        self.save_index_of(&index.packs)
+    }
+
+    /// [`Self::save_index`] of an index file listing `packs`, encoded from
+    /// the borrowed slice.
+    pub fn save_index_of(&self, packs: &[IndexedPack]) -> Result<IndexId> {
+        let body = codec::encode_as::<IndexFile, _>(&IndexFileOf { packs });
+        let sealed = self.key.seal(Domain::Index, &body);
+        drop(body);
         let id = IndexId(content_hash(&sealed));
         self.backend
             .put_new(&layout::index(&id), Bytes::from(sealed))?;

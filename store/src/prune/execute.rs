@@ -8,7 +8,7 @@ use super::plan::PrunePlan;
 use super::{PruneOptions, protocol};
 use crate::error::{Error, Result};
 use crate::format::condemned::CondemnedRecord;
-use crate::format::index::{IndexFile, IndexedPack};
+use crate::format::index::IndexedPack;
 use crate::format::layout;
 use crate::id::{CondemnedId, PackId};
 use crate::lock::Held;
@@ -81,7 +81,6 @@ pub(crate) fn execute(
     plan: &PrunePlan,
     opts: &PruneOptions,
     progress: &dyn Progress,
-    then_finish: bool,
 ) -> Result<PruneReport> {
     let now_pending: HashSet<CondemnedId> =
         protocol::pending(repo)?.into_iter().map(|p| p.id).collect();
@@ -101,11 +100,9 @@ pub(crate) fn execute(
         condemn(repo, plan, opts, progress, &mut report)?;
     }
     remove_unfinished_writes(repo, &mut report);
-    // The caller's phase 2 deletes index files right after, and its sync
-    // rebuilds the cache: ingesting phase 1's index files now is wasted work.
-    if !(then_finish && report.record_written.is_some()) {
-        repo.resync_index()?;
-    }
+    // The local cache is brought up to date by the caller, once, after it
+    // has let go of the index files and the mark: a sync after phase 2
+    // rebuilds it, and holding both at once was prune's peak of memory.
     Ok(report)
 }
 
@@ -397,25 +394,20 @@ fn fetch_packs(
         .collect()
 }
 
-/// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each.
+/// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each
+/// (encoded from the slice: no copy of the entries).
 fn write_index_files(repo: &Repository, packs: &[IndexedPack]) -> Result<u64> {
     let mut written = 0;
-    let mut batch: Vec<IndexedPack> = Vec::new();
+    let mut start = 0;
     let mut blobs = 0;
-    for p in packs {
+    for (k, p) in packs.iter().enumerate() {
         blobs += p.blobs.len();
-        batch.push(p.clone());
-        if blobs >= INDEX_FLUSH_BLOBS {
-            repo.save_index(&IndexFile {
-                packs: std::mem::take(&mut batch),
-            })?;
+        if blobs >= INDEX_FLUSH_BLOBS || k + 1 == packs.len() {
+            repo.save_index_of(&packs[start..=k])?;
             written += 1;
+            start = k + 1;
             blobs = 0;
         }
-    }
-    if !batch.is_empty() {
-        repo.save_index(&IndexFile { packs: batch })?;
-        written += 1;
     }
     Ok(written)
 }

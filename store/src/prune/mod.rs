@@ -140,7 +140,9 @@ pub fn execute(
     progress: &dyn Progress,
 ) -> Result<PruneReport> {
     crate::lock::hold(repo, LockKind::Prune, &opts.lock, |held| {
-        execute::execute(repo, held, plan, opts, progress, false)
+        let report = execute::execute(repo, held, plan, opts, progress)?;
+        repo.resync_index()?;
+        Ok(report)
     })
 }
 
@@ -161,8 +163,8 @@ pub fn run(
         let files = plan::load_index_files(repo)?;
         let mut live = mark::mark(repo, &files, &start.snapshots, progress)?;
         let listing = plan::pack_listing(repo)?;
-        let plan = assemble(opts, start, &mut live, &listing)?;
-        let report = execute::execute(repo, held, &plan, opts, progress, opts.grace.is_zero())?;
+        let mut plan = assemble(opts, start, &mut live, &listing)?;
+        let report = execute::execute(repo, held, &plan, opts, progress)?;
         let second = if report.record_written.is_some() && opts.grace.is_zero() {
             // The packs phase 2 may delete were all listed before phase 1
             // (records name listed packs); those deleted since are left out.
@@ -173,7 +175,7 @@ pub fn run(
                 }
             }
             let plan = finish_with_mark(repo, opts, &plan, &live, &listing, progress)?;
-            let report = execute::execute(repo, held, &plan, opts, progress, false)?;
+            let report = execute::execute(repo, held, &plan, opts, progress)?;
             Some(Box::new(PruneOutcome {
                 plan,
                 report,
@@ -182,6 +184,13 @@ pub fn run(
         } else {
             None
         };
+        // One sync of the local cache, once the index files, the mark and
+        // the plan's blob lists are let go of (it rebuilds the cache when
+        // phase 2 deleted index files).
+        drop(live);
+        drop(files);
+        plan.condemn.forget_blob_lists();
+        repo.resync_index()?;
         Ok(PruneOutcome {
             plan,
             report,

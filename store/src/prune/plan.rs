@@ -70,6 +70,15 @@ pub struct CondemnPlan {
 }
 
 impl CondemnPlan {
+    /// Lets go of the blob entries only executing the plan needs (the copy
+    /// lists, the carried packs' blobs), keeping every pack id it reports.
+    pub fn forget_blob_lists(&mut self) {
+        self.copy = Vec::new();
+        for p in &mut self.carried {
+            p.blobs = Vec::new();
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty()
             && self.repack.is_empty()
@@ -109,31 +118,31 @@ pub(crate) fn list_index_files(repo: &Repository) -> Result<Vec<IndexId>> {
 }
 
 /// The index files `ids` names, read concurrently (one deleted meanwhile is
-/// left out), sorted by id.
+/// left out), sorted by id. Each is decoded as it arrives, so the sealed
+/// bytes of only the few in flight are held at once.
 pub(crate) fn fetch_index_files(
     repo: &Repository,
     ids: Vec<IndexId>,
 ) -> Result<Vec<(IndexId, IndexFile)>> {
     let client = repo.backend().client();
-    let fetched = repo.backend().block_on(async {
+    let mut out = repo.backend().block_on(async {
         use futures::StreamExt;
-        futures::stream::iter(ids.into_iter().map(|id| async move {
+        let mut arriving = futures::stream::iter(ids.into_iter().map(|id| async move {
             let r = client.get(&layout::index(&id)).await;
             (id, r)
         }))
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await
-    });
-    let mut out = Vec::with_capacity(fetched.len());
-    for (id, r) in fetched {
-        if let Some(bytes) = r? {
-            out.push((
-                id,
-                cache::open_index(repo.key(), &layout::index(&id), &bytes)?,
-            ));
+        .buffer_unordered(16);
+        let mut out = Vec::new();
+        while let Some((id, r)) = arriving.next().await {
+            if let Some(bytes) = r? {
+                out.push((
+                    id,
+                    cache::open_index(repo.key(), &layout::index(&id), &bytes)?,
+                ));
+            }
         }
-    }
+        Ok::<_, Error>(out)
+    })?;
     out.sort_by_key(|(id, _)| *id);
     Ok(out)
 }
