@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::format::condemned::CondemnedRecord;
 use crate::format::index::IndexedPack;
 use crate::format::layout;
+use crate::format::pack::BlobEntry;
 use crate::id::{CondemnedId, PackId};
 use crate::lock::Held;
 use crate::packer::{INDEX_FLUSH_BLOBS, PackWriter};
@@ -222,7 +223,7 @@ fn condemn(
 ) -> Result<()> {
     let c = &plan.condemn;
     progress.phase("repack", None);
-    let mut writer = PackWriter::new(repo, 2);
+    let mut writer = PackWriter::new(repo, 1);
     let copied = copy_live(repo, c, &mut writer, opts, progress, report);
     // The index of what was copied is stored even when a later copy failed.
     let finished = writer.finish();
@@ -265,17 +266,58 @@ fn condemn(
     Ok(())
 }
 
-/// Packs read ahead at once while repacking, at most this many bytes of them
-/// (a daily backup's packs are small: thousands of them in ten years).
-const REPACK_AHEAD_PACKS: usize = 64;
+/// Bytes of live blobs (and the dead ones between them) read ahead at once
+/// while repacking, in at most this many packs (a daily backup's packs are
+/// small: thousands of them in ten years).
 const REPACK_AHEAD_BYTES: u64 = 8 << 20;
+const REPACK_AHEAD_PACKS: usize = 64;
 /// Reads of a remote store in flight at once while repacking.
 const REPACK_CONCURRENT_READS: usize = 8;
+/// Dead bytes one read may span to reach the next live blob: a local read
+/// costs little, a request to a store more than a megabyte of transfer.
+const LOCAL_GAP: u64 = 64 << 10;
+const REMOTE_GAP: u64 = 1 << 20;
 
-/// Copies the live blobs of each pack to repack: one whole-pack read (a few
-/// megabytes of packs fetched at once: from a local folder on the rayon
-/// pool, from a store concurrently), every blob checked against its id (on
-/// all cores) before it is written again, in the plan's order.
+/// One read of a pack being repacked: neighbouring live blobs.
+struct Span<'p> {
+    pack: PackId,
+    start: u64,
+    end: u64,
+    entries: &'p [BlobEntry],
+}
+
+/// Splits a pack's live blobs (in offset order) into reads.
+fn spans(pack: PackId, entries: &[BlobEntry], gap: u64) -> Vec<Span<'_>> {
+    let mut out: Vec<Span<'_>> = Vec::new();
+    let mut first = 0;
+    for k in 1..=entries.len() {
+        let split = k == entries.len() || {
+            let end = entries[k - 1].offset + u64::from(entries[k - 1].length);
+            entries[k].offset > end.saturating_add(gap)
+        };
+        if split {
+            let run = &entries[first..k];
+            out.push(Span {
+                pack,
+                start: run[0].offset,
+                end: run
+                    .iter()
+                    .map(|e| e.offset + u64::from(e.length))
+                    .max()
+                    .unwrap_or(0),
+                entries: run,
+            });
+            first = k;
+        }
+    }
+    out
+}
+
+/// Copies the live blobs of each pack to repack: only their ranges are read
+/// (a few megabytes at once: from a local folder on the rayon pool, from a
+/// store concurrently; most of a repacked pack is dead), every blob is checked
+/// against its id (on all cores) before it is written again, in the plan's
+/// order.
 fn copy_live(
     repo: &Repository,
     c: &super::CondemnPlan,
@@ -285,62 +327,45 @@ fn copy_live(
     report: &mut PruneReport,
 ) -> Result<()> {
     use rayon::prelude::*;
-    let sizes: std::collections::HashMap<PackId, u64> =
-        c.repack.iter().map(|u| (u.pack, u.pack_bytes)).collect();
+    let gap = if repo.backend().is_local_folder() {
+        LOCAL_GAP
+    } else {
+        REMOTE_GAP
+    };
     let mut rest = &c.copy[..];
     while !rest.is_empty() {
-        let mut n = 0;
+        let mut group: Vec<Vec<Span<'_>>> = Vec::new();
         let mut bytes = 0;
-        while n < rest.len() && n < REPACK_AHEAD_PACKS && (n == 0 || bytes < REPACK_AHEAD_BYTES) {
-            bytes += sizes.get(&rest[n].0).copied().unwrap_or(0);
-            n += 1;
+        while group.len() < rest.len()
+            && group.len() < REPACK_AHEAD_PACKS
+            && (group.is_empty() || bytes < REPACK_AHEAD_BYTES)
+        {
+            let (pack, entries) = &rest[group.len()];
+            let s = spans(*pack, entries, gap);
+            bytes += s.iter().map(|s| s.end - s.start).sum::<u64>();
+            group.push(s);
         }
-        let (group, tail) = rest.split_at(n);
+        let (packs, tail) = rest.split_at(group.len());
         rest = tail;
-        let fetched: Vec<bytes::Bytes> = group
-            .iter()
-            .zip(fetch_packs(
-                repo,
-                group.iter().map(|(p, _)| (*p, sizes.get(p).copied())),
-            ))
-            .map(|((pack, _), bytes)| {
-                bytes?.ok_or_else(|| {
-                    Error::corrupt(
-                        format!("pack {pack}"),
-                        "deleted while prune was repacking it",
-                    )
-                })
-            })
-            .collect::<Result<_>>()?;
-        let opened: Vec<Result<Vec<&[u8]>>> = group
+        let all: Vec<&Span<'_>> = group.iter().flatten().collect();
+        let fetched = fetch_spans(repo, &all);
+        let mut fetched = fetched.into_iter();
+        // Per pack: its spans' bytes, each blob checked on the pool.
+        let mut per_pack = Vec::with_capacity(group.len());
+        for spans in &group {
+            let got: Vec<(&Span<'_>, bytes::Bytes)> = spans
+                .iter()
+                .map(|s| Ok((s, fetched.next().unwrap_or(Ok(bytes::Bytes::new()))?)))
+                .collect::<Result<_>>()?;
+            per_pack.push(got);
+        }
+        let opened: Vec<Result<Vec<CheckedBlob<'_>>>> = packs
             .par_iter()
-            .zip(fetched.par_iter())
-            .map(|((pack, entries), bytes)| {
-                let sealed: Vec<&[u8]> = entries
-                    .iter()
-                    .map(|e| {
-                        let range = usize::try_from(e.offset).unwrap_or(usize::MAX)
-                            ..usize::try_from(e.offset + u64::from(e.length)).unwrap_or(usize::MAX);
-                        bytes.get(range).ok_or_else(|| {
-                            Error::corrupt(
-                                format!("pack {pack}"),
-                                format!("blob {} past its end", e.id.short()),
-                            )
-                        })
-                    })
-                    .collect::<Result<_>>()?;
-                entries
-                    .par_iter()
-                    .zip(sealed.par_iter())
-                    .try_for_each(|(e, sealed)| {
-                        let loc = crate::cache::BlobLocation::of(*pack, e);
-                        repo.open_blob(&e.id, &loc, sealed).map(drop)
-                    })?;
-                Ok(sealed)
-            })
+            .zip(per_pack.par_iter())
+            .map(|((pack, _), got)| check_blobs(repo, *pack, got))
             .collect();
-        for ((_, entries), sealed) in group.iter().zip(opened) {
-            for (e, sealed) in entries.iter().zip(sealed?) {
+        for ((_, _), blobs) in packs.iter().zip(opened) {
+            for (e, sealed) in blobs? {
                 writer.add(e.id, e.kind, sealed, e.raw_length)?;
                 report.blobs_copied += 1;
                 progress.bytes(u64::from(e.length));
@@ -352,34 +377,63 @@ fn copy_live(
     Ok(())
 }
 
-/// Whole packs, in order (`None`: no such pack). A plain local folder's are
-/// read on the rayon pool; a store's a few requests at a time.
-fn fetch_packs(
+/// A live blob to copy, and its sealed bytes (checked).
+type CheckedBlob<'a> = (&'a BlobEntry, &'a [u8]);
+
+/// Cuts a pack's live blobs out of the spans read and checks each against
+/// its id (decrypted, decompressed, hashed) on the rayon pool.
+fn check_blobs<'a>(
     repo: &Repository,
-    packs: impl Iterator<Item = (PackId, Option<u64>)>,
-) -> Vec<Result<Option<bytes::Bytes>>> {
+    pack: PackId,
+    got: &'a [(&'a Span<'a>, bytes::Bytes)],
+) -> Result<Vec<CheckedBlob<'a>>> {
     use rayon::prelude::*;
-    let packs: Vec<(PackId, Option<u64>)> = packs.collect();
+    let mut blobs = Vec::new();
+    for (span, bytes) in got {
+        for e in span.entries {
+            let at = usize::try_from(e.offset - span.start).unwrap_or(usize::MAX);
+            let sealed = at
+                .checked_add(e.length as usize)
+                .and_then(|end| bytes.get(at..end))
+                .ok_or_else(|| {
+                    Error::corrupt(
+                        format!("pack {pack}"),
+                        format!("blob {} past its end", e.id.short()),
+                    )
+                })?;
+            blobs.push((e, sealed));
+        }
+    }
+    blobs.par_iter().try_for_each(|(e, sealed)| {
+        let loc = crate::cache::BlobLocation::of(pack, e);
+        repo.open_blob(&e.id, &loc, sealed).map(drop)
+    })?;
+    Ok(blobs)
+}
+
+/// The bytes of each span, in order. A plain local folder's are read on the
+/// rayon pool; a store's a few requests at a time (and a local read that
+/// fails is asked of the store, whose error then names the pack).
+fn fetch_spans(repo: &Repository, spans: &[&Span<'_>]) -> Vec<Result<bytes::Bytes>> {
+    use rayon::prelude::*;
+    let read = |s: &Span<'_>| {
+        repo.backend()
+            .read_local_range(&layout::pack(&s.pack), s.start..s.end)
+    };
     let local: Vec<Option<bytes::Bytes>> = if repo.backend().is_local_folder() {
-        packs
-            .par_iter()
-            .map(|(p, size)| {
-                size.and_then(|s| repo.backend().read_local_range(&layout::pack(p), 0..s))
-            })
-            .collect()
+        spans.par_iter().map(|s| read(s)).collect()
     } else {
-        vec![None; packs.len()]
+        vec![None; spans.len()]
     };
     let client = repo.backend().client();
-    let mut remote: Vec<Result<Option<bytes::Bytes>>> = repo.backend().block_on(async {
+    let mut remote: Vec<Result<bytes::Bytes>> = repo.backend().block_on(async {
         use futures::StreamExt;
-        futures::stream::iter(
-            packs
-                .iter()
-                .zip(&local)
-                .filter(|(_, l)| l.is_none())
-                .map(|((pack, _), _)| async move { client.get(&layout::pack(pack)).await }),
-        )
+        futures::stream::iter(spans.iter().zip(&local).filter(|(_, l)| l.is_none()).map(
+            |(s, _)| {
+                let (name, range) = (layout::pack(&s.pack), s.start..s.end);
+                async move { client.get_range(&name, range).await }
+            },
+        ))
         .buffered(REPACK_CONCURRENT_READS)
         .collect()
         .await
@@ -388,8 +442,8 @@ fn fetch_packs(
     local
         .into_iter()
         .map(|l| match l {
-            Some(b) => Ok(Some(b)),
-            None => remote.pop().unwrap_or(Ok(None)),
+            Some(b) => Ok(b),
+            None => remote.pop().unwrap_or_else(|| Ok(bytes::Bytes::new())),
         })
         .collect()
 }
@@ -410,4 +464,50 @@ fn write_index_files(repo: &Repository, packs: &[IndexedPack]) -> Result<u64> {
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::pack::BlobKind;
+    use crate::id::BlobId;
+
+    fn entry(offset: u64, length: u32) -> BlobEntry {
+        BlobEntry {
+            id: BlobId([0; 32]),
+            kind: BlobKind::Data,
+            offset,
+            length,
+            raw_length: length,
+        }
+    }
+
+    #[test]
+    fn live_blobs_are_read_in_runs_split_at_gaps_wider_than_allowed() {
+        let pack = PackId([1; 32]);
+        // 0..100 and 100..150 touch; 160 is 10 bytes on; 1000 is far.
+        let e = [
+            entry(0, 100),
+            entry(100, 50),
+            entry(160, 40),
+            entry(1000, 24),
+        ];
+        let runs: Vec<(u64, u64, usize)> = spans(pack, &e, 16)
+            .iter()
+            .map(|s| (s.start, s.end, s.entries.len()))
+            .collect();
+        assert_eq!(runs, vec![(0, 200, 3), (1000, 1024, 1)]);
+        let one: Vec<(u64, u64)> = spans(pack, &e, 1 << 20)
+            .iter()
+            .map(|s| (s.start, s.end))
+            .collect();
+        assert_eq!(one, vec![(0, 1024)], "within the gap: one read");
+        let tight: Vec<usize> = spans(pack, &e, 0).iter().map(|s| s.entries.len()).collect();
+        assert_eq!(
+            tight,
+            vec![2, 1, 1],
+            "touching blobs share a read even with no gap"
+        );
+        assert!(spans(pack, &[], 16).is_empty());
+    }
 }

@@ -71,14 +71,17 @@ impl<'a> LiveSet<'a> {
     /// An empty mark over the blobs `files` list.
     pub fn new(files: &'a [(IndexId, IndexFile)]) -> Result<Self> {
         let mut packs = Vec::new();
-        let mut slots = Vec::new();
+        // (prefix, ordinal, entry): the entry is at hand for the ties of the
+        // sort below (an id listed by several index files), where looking it
+        // up by ordinal was a third of building the set.
+        let mut slots: Vec<(u64, u32, &BlobEntry)> = Vec::new();
         let mut ordinal: u64 = 0;
         for (f, (_, file)) in files.iter().enumerate() {
             for (p, pack) in file.packs.iter().enumerate() {
                 let first = u32::try_from(ordinal).map_err(|_| too_many())?;
                 packs.push((first, f as u32, p as u32));
                 for (i, b) in pack.blobs.iter().enumerate() {
-                    slots.push((prefix(&b.id), first + i as u32));
+                    slots.push((prefix(&b.id), first + i as u32, b));
                 }
                 ordinal += pack.blobs.len() as u64;
             }
@@ -99,10 +102,10 @@ impl<'a> LiveSet<'a> {
         // By id (ties by ordinal, so a slot names an id's first entry), one slot per id.
         slots.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
-                .then_with(|| set.entry(a.1).id.cmp(&set.entry(b.1).id))
+                .then_with(|| a.2.id.cmp(&b.2.id))
                 .then(a.1.cmp(&b.1))
         });
-        slots.dedup_by(|b, a| a.0 == b.0 && set.entry(a.1).id == set.entry(b.1).id);
+        slots.dedup_by(|b, a| a.0 == b.0 && a.2.id == b.2.id);
         let n = slots.len();
         set.prefixes = slots.iter().map(|s| s.0).collect();
         set.ordinals = slots.iter().map(|s| s.1).collect();

@@ -363,6 +363,8 @@ pub(crate) fn condemn(
         if usage.live_blobs == 0 {
             plan.delete.push(usage);
         } else if total > 0 && usage.unused_bytes as f64 / total as f64 > opts.max_unused {
+            // In pack order, so neighbouring live blobs are read at once.
+            copy.sort_by_key(|b| b.offset);
             plan.copy.push((p.pack, copy));
             plan.repack.push(usage);
         } else {
