@@ -1,6 +1,6 @@
 //! Command-line syntax. Flags follow restic's where a habit exists.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -172,8 +172,14 @@ pub struct InitArgs {
     /// Pack size target in MiB
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub pack_size: u32,
-    /// zstd compression level for compressible data (0 stores everything raw)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=19))]
+    /// zstd compression level for compressible data (0 stores everything raw; -1 to -7 are
+    /// zstd's fast levels, as `zstd --fast=N`: faster, larger)
+    #[arg(
+        long,
+        default_value_t = 3,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-7..=19)
+    )]
     pub compression: i32,
     /// Average chunk size in KiB (min = avg/4, max = avg*4). Fixed for the repository's life.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -245,12 +251,6 @@ pub struct BackupArgs {
     /// Pack uploads in flight at once
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub upload_concurrency: u16,
-
-    /// zstd level of new chunks: `fixed`, the repository's level (`init --compression`);
-    /// `adapt`, faster levels down to none while the CPU cannot keep up with the sources, so a
-    /// dump streamed from --stdin-from-command is not slowed down (zstd --adapt)
-    #[arg(long, value_enum, default_value_t = Pace::Fixed)]
-    pub compression: Pace,
 
     /// The producer command for --stdin-from-command (after `--`)
     #[arg(last = true)]
@@ -372,20 +372,4 @@ pub struct NewPassword {
     /// Run this shell command and use its output as the new password
     #[arg(long, env = "COFFER_NEW_PASSWORD_COMMAND")]
     pub new_password_command: Option<String>,
-}
-
-/// `--compression` of `backup` and `pg backup`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pace {
-    Fixed,
-    Adapt,
-}
-
-impl From<Pace> for coffer_store::backup::CompressionPace {
-    fn from(p: Pace) -> Self {
-        match p {
-            Pace::Fixed => Self::Fixed,
-            Pace::Adapt => Self::Adapt,
-        }
-    }
 }

@@ -86,11 +86,6 @@ pub struct PgBackupArgs {
     /// Host name recorded in the snapshot [default: this machine's]
     #[arg(long = "snapshot-host")]
     pub snapshot_host: Option<String>,
-    /// zstd level of new chunks: `adapt`, the repository's level while the CPU keeps up with
-    /// pg_dump and faster levels (down to none) while it does not, so the dump is not slowed
-    /// down; `fixed`, always the repository's level (a smaller first backup, a longer dump)
-    #[arg(long, value_enum, default_value_t = crate::args::Pace::Adapt)]
-    pub compression: crate::args::Pace,
 }
 
 #[derive(Args, Debug)]

@@ -68,7 +68,6 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
     opts.excludes = excludes;
     opts.parent = parent;
     opts.upload_concurrency = usize::from(a.upload_concurrency);
-    opts.compression = a.compression.into();
 
     let bar = Bar::new(g);
     let result = backup::backup(&repo, sources, &opts, &bar);
@@ -106,7 +105,6 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
             "duration_seconds": sum.duration_ms as f64 / 1000.0,
             "warnings": report.warnings,
             "maintenance": report.maintenance.as_ref().ok(),
-            "compression": report.compression,
         }))?;
     } else if !g.quiet {
         println!(
@@ -132,9 +130,6 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<ExitCode> {
             sum.duration_ms as f64 / 1000.0,
             output::bytes(sum.bytes_total),
         );
-        if let Some(line) = output::compression_line(&report.compression) {
-            println!("  {line}");
-        }
     }
     Ok(ExitCode::from(if s.partial {
         exit::PARTIAL

@@ -83,7 +83,6 @@ pub struct Plan {
     pub dump_name: Option<String>,
     pub tags: Vec<String>,
     pub host: Option<String>,
-    pub compression: coffer_store::backup::CompressionPace,
 }
 
 /// A finished `pg backup`: the snapshot, and the snapshot whose dump it carried over.
@@ -198,7 +197,6 @@ pub fn pg_backup(repo: &Repository, conn: &Conn, plan: &Plan, progress: &Bar) ->
     opts.tags = tags;
     opts.excludes = plan.excludes.clone();
     opts.meta = m;
-    opts.compression = plan.compression;
     // The carried dump's chunks are reused unlooked-up: its snapshot must still exist under the lock.
     opts.reuses_snapshots = carried_from
         .as_deref()
@@ -309,7 +307,6 @@ fn backup_cmd(g: &Global, a: PgBackupArgs) -> Result<ExitCode> {
         dump_name: a.dump_name,
         tags: a.tags,
         host: a.snapshot_host,
-        compression: a.compression.into(),
     };
     let repo = open::repository(g)?;
     let bar = Bar::new(g);
@@ -366,7 +363,6 @@ fn print_summary(g: &Global, out: &Outcome) -> Result<()> {
             "bytes_read": s.bytes_read,
             "bytes_added": s.bytes_added,
             "duration_seconds": s.duration_ms as f64 / 1000.0,
-            "compression": r.compression,
         }));
     }
     if let Some(n) = &out.row_note {
@@ -405,8 +401,5 @@ fn print_summary(g: &Global, out: &Outcome) -> Result<()> {
         output::bytes(s.bytes_added),
         s.duration_ms as f64 / 1000.0
     );
-    if let Some(line) = output::compression_line(&r.compression) {
-        println!("  {line}");
-    }
     Ok(())
 }

@@ -268,7 +268,6 @@ fn insurance_plan() -> Plan {
         dump_name: None,
         tags: vec!["insurance".into()],
         host: None,
-        compression: coffer_store::backup::CompressionPace::Adapt,
     }
 }
 

@@ -65,28 +65,3 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     }
     Ok(())
 }
-
-/// What an adapting backup did to compression, when it left the repository's
-/// level at all: "compression kept pace: zstd 3 for 40% of the bytes read,
-/// -1 for 35%, none for 25%".
-pub fn compression_line(r: &coffer_store::backup::PaceReport) -> Option<String> {
-    if r.levels.iter().all(|l| l.level == r.ceiling) {
-        return None;
-    }
-    let total: u64 = r.levels.iter().map(|l| l.bytes).sum::<u64>().max(1);
-    let parts: Vec<String> = r
-        .levels
-        .iter()
-        .map(|l| {
-            let share = l.bytes * 100 / total;
-            match l.level {
-                0 => format!("none for {share}%"),
-                level => format!("zstd {level} for {share}%"),
-            }
-        })
-        .collect();
-    Some(format!(
-        "compression kept pace with the sources: {} of the bytes read",
-        parts.join(", ")
-    ))
-}

@@ -89,7 +89,8 @@ mod point_in_time;
 // `du`: per snapshot, tenant, path and month; prices; the HTML report in headless chromium.
 #[path = "cli/du.rs"]
 mod du;
-// Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles.
+// Operations: copy between a folder and a bucket, rolling read-data subsets, config profiles,
+// compression levels.
 #[path = "cli/operations.rs"]
 mod operations;
 // Progress: a bar with ETA under a pseudo-terminal, nothing in pipes, --json status lines.

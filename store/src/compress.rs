@@ -48,8 +48,8 @@ pub fn encode_blob(data: &[u8], level: i32) -> Vec<u8> {
 /// frame is written where it is encrypted, without a copy).
 ///
 /// `level` is zstd's: 1 to 22, or negative for its fast levels (`zstd
-/// --fast=N` is level -N), which an adapting backup uses when the CPU cannot
-/// keep up with a dump; 0 stores the raw bytes.
+/// --fast=N` is level -N: `init --compression -3` trades ratio for speed);
+/// 0 stores the raw bytes.
 pub fn encode_blob_into(out: &mut Vec<u8>, data: &[u8], level: i32) {
     let start = out.len();
     if level != 0 && data.len() >= 64 && sample_entropy(data) < ENTROPY_LIMIT {

@@ -62,8 +62,6 @@ pub struct PackWriter<'r> {
     stored_hint: HashSet<BlobId>,
     indexes: Vec<IndexId>,
     stats: WriteStats,
-    /// Time spent blocked on uploads (the store is slower than the writer).
-    upload_wait: std::time::Duration,
 }
 
 impl<'r> PackWriter<'r> {
@@ -79,13 +77,7 @@ impl<'r> PackWriter<'r> {
             stored_hint: HashSet::new(),
             indexes: Vec::new(),
             stats: WriteStats::default(),
-            upload_wait: std::time::Duration::ZERO,
         }
-    }
-
-    /// Time spent so far waiting for uploads to finish.
-    pub fn upload_wait(&self) -> std::time::Duration {
-        self.upload_wait
     }
 
     pub fn stats(&self) -> WriteStats {
@@ -218,13 +210,11 @@ impl<'r> PackWriter<'r> {
 
     fn reap_one(&mut self) -> Result<()> {
         if let Some(h) = self.uploads.pop_front() {
-            let waiting = std::time::Instant::now();
             let packed = self
                 .repo
                 .backend()
                 .block_on(h)
                 .unwrap_or_else(|e| panic!("pack upload task failed: {e}"))?;
-            self.upload_wait += waiting.elapsed();
             self.uploaded.push(packed);
             if self.uploaded.iter().map(|p| p.blobs.len()).sum::<usize>() >= INDEX_FLUSH_BLOBS {
                 self.write_index()?;
@@ -265,14 +255,10 @@ impl<'r> PackWriter<'r> {
     }
 }
 
-/// Compression framing + sealing of one blob's plaintext, at the
-/// repository's zstd level.
+/// Compression framing + sealing of one blob's plaintext, built in the one
+/// buffer that is returned (the frame is written where it is encrypted).
 pub fn seal_blob(repo: &Repository, data: &[u8]) -> Vec<u8> {
-    seal_blob_at(repo, data, repo.config().zstd_level)
-}
-
-/// [`seal_blob`] at a given zstd level (an adapting backup's choice).
-pub fn seal_blob_at(repo: &Repository, data: &[u8], level: i32) -> Vec<u8> {
+    let level = repo.config().zstd_level;
     let capacity = crate::compress::framed_capacity(data.len(), level);
     repo.key().seal_built(Domain::Blob, capacity, |out| {
         crate::compress::encode_blob_into(out, data, level);

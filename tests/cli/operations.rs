@@ -1,5 +1,6 @@
 //! Operations: `copy` to a second repository (folder <-> S3), the rolling
-//! `check --read-data-subset`, and the config file's refusal of a literal password.
+//! `check --read-data-subset`, the config file's refusal of a literal password, and
+//! what a fast compression level stores.
 
 use crate::documents::{assert_same_tree, noise, write_documents};
 use crate::harness::{Coffer, PASSWORD, RepoKind, num};
@@ -154,4 +155,34 @@ fn config_file_rejects_a_literal_password() {
         .arg(c.cache())
         .args(["--json", "snapshots"]);
     crate::harness::Run::capture(cmd).assert_code(0);
+}
+
+/// `init --compression -3` (one of zstd's fast levels) stores a text dump
+/// larger than the default level 3 does, smaller than raw, and reads it back.
+#[test]
+fn a_fast_compression_level_stores_between_raw_and_the_default() {
+    let mut dump = Vec::new();
+    let mut row = 0u64;
+    while dump.len() < 4 << 20 {
+        row += 1;
+        let x = row.wrapping_mul(0x9e37_79b9) % 0xff_ffff;
+        dump.extend_from_slice(
+            format!("{row}\tFA-{row:06}\tProduit {x:x}\t{}\n", row % 97).as_bytes(),
+        );
+    }
+    let stored = |level: &str| {
+        let c = Coffer::init_with(&["--compression", level]);
+        c.run_with_stdin(["backup", "--stdin", "--stdin-name", "db.sql"], &dump)
+            .assert_code(0);
+        assert!(
+            c.ok(["cat", "latest:db.sql"]).stdout == dump,
+            "level {level} reads back otherwise"
+        );
+        c.objects("data").iter().map(|(_, size)| size).sum::<u64>()
+    };
+    let (raw, fast, default) = (stored("0"), stored("-3"), stored("3"));
+    assert!(
+        default < fast && fast < raw,
+        "raw {raw}, fast {fast}, default {default}"
+    );
 }

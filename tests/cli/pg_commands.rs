@@ -2,7 +2,7 @@
 //! metadata, a failing and a too-old pg_dump, skip-if-unchanged, side-by-side
 //! and in-place restore, drills; the round trip on a folder and on S3.
 
-use crate::harness::{Coffer, RepoKind, Run, num};
+use crate::harness::{Coffer, RepoKind, Run};
 use crate::postgres::{self, A_DAY, ERP_ROWS};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -45,13 +45,6 @@ fn backup_records_skips_unchanged_restores_and_drills() {
     assert_eq!(s1["label"], "Dolibarr 19.0.2");
     assert_eq!(s1["rows"]["public.llx_facture"], ERP_ROWS[1]);
     assert_eq!(s1["rows"]["public.llx_facturedet"], ERP_ROWS[2]);
-    // pg backup adapts compression to the dump's pace by default, and says
-    // which levels the dump's bytes got (all of them, at some level).
-    assert_eq!(s1["compression"]["pace"], "adapt", "{s1}");
-    assert_eq!(s1["compression"]["ceiling"], 3, "{s1}");
-    let levels = s1["compression"]["levels"].as_array().expect("levels");
-    let given: u64 = levels.iter().map(|l| num(l, "bytes")).sum();
-    assert_eq!(given, num(&s1, "bytes_read"), "{s1}");
 
     // Nothing changed: the dump is not run, the old one is carried over.
     let mut again = b.clone();

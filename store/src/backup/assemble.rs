@@ -8,22 +8,11 @@ use crate::format::pack::BlobKind;
 use crate::format::snapshot::Summary;
 use crate::format::tree::{ChunkRef, Node, NodeKind};
 use crate::id::BlobId;
-use crate::packer::{PackWriter, raw_len, seal_blob_at};
+use crate::packer::{PackWriter, raw_len, seal_blob};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::tree::{ContentBuilder, build_dir};
 use rayon::prelude::*;
-
-/// Bytes of chunks in a batch.
-pub(crate) fn chunk_bytes(batch: &[Item]) -> u64 {
-    batch
-        .iter()
-        .map(|it| match it {
-            Item::Chunk(d) => d.len() as u64,
-            _ => 0,
-        })
-        .sum()
-}
 
 struct DirFrame {
     name: Vec<u8>,
@@ -91,13 +80,7 @@ impl<'r, 'w> Assembler<'r, 'w> {
         }
     }
 
-    /// Time the writer has spent waiting for uploads so far.
-    pub fn upload_wait(&self) -> std::time::Duration {
-        self.w.upload_wait()
-    }
-
-    /// Stores a batch; new chunks are compressed at zstd `level`.
-    pub fn process(&mut self, batch: Vec<Item>, level: i32) -> Result<()> {
+    pub fn process(&mut self, batch: Vec<Item>) -> Result<()> {
         let key = self.repo.key().chunk_ids();
         let repo = self.repo;
         let writer: &PackWriter<'_> = self.w;
@@ -113,7 +96,7 @@ impl<'r, 'w> Assembler<'r, 'w> {
                     let sealed = if writer.is_known(&id)? {
                         None
                     } else {
-                        Some(seal_blob_at(repo, d, level))
+                        Some(seal_blob(repo, d))
                     };
                     Ok(Some((id, sealed)))
                 }

@@ -9,12 +9,10 @@
 mod assemble;
 mod command;
 mod measure;
-mod pace;
 mod scan;
 mod walk;
 
 pub use command::{ProducerCommand, TappedOutput};
-pub use pace::{CompressionPace, LevelUse, PaceReport};
 
 use crate::error::{Error, Result};
 use crate::format::lock::LockKind;
@@ -91,9 +89,6 @@ pub struct BackupOptions {
     /// Index compaction and catalogue upkeep once the snapshot is stored
     /// ([`crate::maintenance::after_backup`]); `None` skips it.
     pub maintenance: Option<crate::maintenance::CompactOptions>,
-    /// The repository's zstd level throughout, or faster levels while the
-    /// CPU cannot keep up with the sources (module `pace`).
-    pub compression: CompressionPace,
 }
 
 impl BackupOptions {
@@ -109,7 +104,6 @@ impl BackupOptions {
             reuses_snapshots: Vec::new(),
             lock: crate::lock::LockOptions::default(),
             maintenance: Some(crate::maintenance::CompactOptions::default()),
-            compression: CompressionPace::Fixed,
         }
     }
 }
@@ -124,8 +118,6 @@ pub struct BackupReport {
     /// What the upkeep after the snapshot did; `Err` holds why it failed
     /// (the snapshot is stored all the same).
     pub maintenance: std::result::Result<crate::maintenance::MaintenanceReport, String>,
-    /// The zstd levels new chunks were given ([`BackupOptions::compression`]).
-    pub compression: PaceReport,
 }
 
 pub(crate) enum StdinSource {
@@ -262,8 +254,7 @@ fn backup_locked(
         size: 0,
     };
     let mut writer = PackWriter::new(repo, opts.upload_concurrency);
-    let (tx, rx) = crossbeam_channel::bounded(QUEUED_BATCHES);
-    let mut pacer = pace::Pacer::new(opts.compression, repo.config().zstd_level);
+    let (tx, rx) = crossbeam_channel::bounded(2);
     let outcome: Result<(BlobId, (Summary, Vec<String>))> = std::thread::scope(|scope| {
         let excludes = &excludes;
         if let Some(sources) = progress
@@ -288,23 +279,11 @@ fn backup_locked(
             .map_err(|e| Error::InvalidInput(format!("cannot start the reader thread: {e}")))?;
         let mut asm = assemble::Assembler::new(repo, &mut writer, now_meta, progress);
         let mut result = Ok(());
-        let mut signals = pace::Signals::default();
-        loop {
-            let asked = Instant::now();
-            let Ok(batch) = rx.recv() else { break };
-            signals.waited = asked.elapsed();
-            // Full after taking one: the reader had filled every slot while
-            // the last batch was processed, and waits on us.
-            signals.queue_full = rx.len() + 1 >= QUEUED_BATCHES;
-            let level = pacer.next_level(signals, assemble::chunk_bytes(&batch));
-            let began = Instant::now();
-            let uploads_before = asm.upload_wait();
-            if let Err(e) = asm.process(batch, level) {
+        for batch in rx.iter() {
+            if let Err(e) = asm.process(batch) {
                 result = Err(e);
                 break;
             }
-            signals.last_batch = began.elapsed();
-            signals.upload_wait = asm.upload_wait().saturating_sub(uploads_before);
         }
         // Hang up so a walker still producing stops, then wait for it. A walker
         // that panicked sent only part of the sources: never a snapshot of that.
@@ -352,13 +331,8 @@ fn backup_locked(
         warnings,
         write,
         maintenance: Ok(crate::maintenance::MaintenanceReport::default()),
-        compression: pacer.report(),
     })
 }
-
-/// Batches queued between the reader and the consumer: enough to smooth the
-/// reader's bursts, few enough to bound memory (4 MiB each).
-const QUEUED_BATCHES: usize = 2;
 
 /// The extension pairs sorted by key; a key given twice is a caller's mistake.
 fn sorted_meta(meta: &[(String, String)]) -> Result<Vec<(String, String)>> {
