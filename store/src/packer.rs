@@ -124,6 +124,14 @@ impl<'r> PackWriter<'r> {
             // would briefly hold 3x a pack and keep 2x a pack's capacity.
             // (Tree packs are rarely full in a nightly run: they grow.)
             open.buf.reserve(target + TRAILER_ROOM);
+        } else if open.buf.len() + sealed.len() > open.buf.capacity() {
+            // A growing tree pack doubles, but never past a full pack and
+            // its trailer (a prune that repacks ten years of trees fills
+            // them: doubling from 16 MiB held a 32 MiB buffer).
+            let wanted = (open.buf.capacity() * 2)
+                .clamp(1 << 16, target + TRAILER_ROOM)
+                .max(open.buf.len() + sealed.len());
+            open.buf.reserve_exact(wanted - open.buf.len());
         }
         open.entries.push(BlobEntry {
             id,

@@ -212,6 +212,20 @@ impl<'a> LiveSet<'a> {
         }
     }
 
+    /// Marks `id` as listed by an index file that stays (phase 2), in the
+    /// claim bits: a phase-2 plan does not claim.
+    pub fn cover(&mut self, id: &BlobId) {
+        if let Some(s) = self.slot(id) {
+            Self::test_and_set(&mut self.claimed, s);
+        }
+    }
+
+    /// Whether [`Self::cover`] marked `id`.
+    pub fn is_covered(&self, id: &BlobId) -> bool {
+        self.slot(id)
+            .is_some_and(|s| self.claimed[s / 64] & (1 << (s % 64)) != 0)
+    }
+
     /// Forgets every claim (a new classification).
     pub fn clear_claims(&mut self) {
         self.claimed.iter_mut().for_each(|w| *w = 0);

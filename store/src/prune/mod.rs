@@ -174,7 +174,7 @@ pub fn run(
                     listing.remove(pack);
                 }
             }
-            let plan = finish_with_mark(repo, opts, &plan, &live, &listing, progress)?;
+            let plan = finish_with_mark(repo, opts, &plan, &mut live, &listing, progress)?;
             let report = execute::execute(repo, held, &plan, opts, progress)?;
             Some(Box::new(PruneOutcome {
                 plan,
@@ -263,7 +263,7 @@ fn finish_with_mark(
     repo: &Repository,
     opts: &PruneOptions,
     first: &PrunePlan,
-    live: &LiveSet<'_>,
+    live: &mut LiveSet<'_>,
     listing: &HashMap<PackId, u64>,
     progress: &dyn Progress,
 ) -> Result<PrunePlan> {

@@ -196,7 +196,7 @@ pub(crate) fn finish(
     eligible: &[Pending],
     index_files: &[(IndexId, &IndexFile)],
     listing: &HashMap<PackId, u64>,
-    live: &LiveSet<'_>,
+    live: &mut LiveSet<'_>,
 ) -> FinishPlan {
     let mut plan = FinishPlan {
         records: eligible.iter().map(|p| p.id).collect(),
@@ -218,8 +218,19 @@ pub(crate) fn finish(
     let listed_elsewhere: HashSet<PackId> = surviving()
         .flat_map(|(_, f)| f.packs.iter().map(|p| p.pack))
         .collect();
-    // Live blobs stored in packs about to go, and the packs holding them.
-    let mut candidates: HashMap<BlobId, Vec<PackId>> = HashMap::new();
+    // A copy listed by a surviving index file is enough: those ids are
+    // marked in the live set's claim bits (a bit an id, where a set of the
+    // live blobs of every doomed pack cost ~120 bytes each).
+    live.clear_claims();
+    for (_, f) in surviving() {
+        for p in &f.packs {
+            for b in &p.blobs {
+                live.cover(&b.id);
+            }
+        }
+    }
+    // Live blobs stored only in packs about to go, and those packs.
+    let mut uncovered: Vec<(BlobId, PackId)> = Vec::new();
     let mut entries: HashMap<PackId, &IndexedPack> = HashMap::new();
     for (id, f) in index_files {
         if !doomed_index.contains(id) {
@@ -234,27 +245,19 @@ pub(crate) fn finish(
             }
             entries.entry(p.pack).or_insert(p);
             for b in &p.blobs {
-                if live.contains(&b.id) {
-                    candidates.entry(b.id).or_default().push(p.pack);
+                if live.contains(&b.id) && !live.is_covered(&b.id) {
+                    uncovered.push((b.id, p.pack));
                 }
             }
         }
     }
-    // A copy listed by a surviving index file is enough.
-    for (_, f) in surviving() {
-        for p in &f.packs {
-            for b in &p.blobs {
-                candidates.remove(&b.id);
-            }
-        }
-    }
-    let mut uncovered: Vec<(BlobId, Vec<PackId>)> = candidates.into_iter().collect();
+    live.clear_claims();
     uncovered.sort();
+    uncovered.dedup();
     let mut rescued: HashSet<PackId> = HashSet::new();
-    for (_, mut packs) in uncovered {
-        packs.sort();
-        if !packs.iter().any(|p| rescued.contains(p)) {
-            rescued.insert(packs[0]);
+    for copies in uncovered.chunk_by(|a, b| a.0 == b.0) {
+        if !copies.iter().any(|(_, p)| rescued.contains(p)) {
+            rescued.insert(copies[0].1);
         }
     }
     let mut rescue: Vec<IndexedPack> = rescued.iter().map(|p| entries[p].clone()).collect();
