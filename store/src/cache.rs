@@ -34,6 +34,8 @@ const TREE_PREFIX: u8 = b't';
 const SNAPSHOT_PREFIX: u8 = b's';
 /// An index file whose entries are partly written (see [`IndexCache::ingest`]).
 const PARTIAL_PREFIX: u8 = b'p';
+/// Level-0 files at which opening the cache merges them first.
+const LEVEL_ZERO_PILE: u64 = 8;
 /// Entries per write batch of an ingest.
 const INGEST_BATCH: usize = 16 * 1024;
 const LOCATION_LEN: usize = 32 + 1 + 8 + 4 + 4;
@@ -121,13 +123,36 @@ impl IndexCache {
         std::fs::create_dir_all(path).map_err(|e| cache_err(path, e.into()))?;
         check_room(path)?;
         match rocksdb::DB::open(&db_options(), path) {
-            Ok(db) => Ok(Self {
-                db,
-                path: path.to_path_buf(),
-                _temp: None,
-            }),
+            Ok(db) => {
+                let cache = Self {
+                    db,
+                    path: path.to_path_buf(),
+                    _temp: None,
+                };
+                cache.settle_level_zero();
+                Ok(cache)
+            }
             Err(e) if e.to_string().contains("lock") => Self::temporary(),
             Err(e) => Err(cache_err(path, e.into())),
+        }
+    }
+
+    /// Merges level 0 when short-lived runs have piled it up. Each run's
+    /// ingests flush memtables into level-0 files, and a process that exits
+    /// seconds later never lets RocksDB's background compaction merge them:
+    /// after ten years of nights 13 such files made every scan of the cache
+    /// merge 13 sorted runs (`coffer snapshots` 0.55 s, against 0.18 s once
+    /// merged). Best effort: the cache is disposable and still correct
+    /// without it.
+    fn settle_level_zero(&self) {
+        let piled = self
+            .db
+            .property_int_value("rocksdb.num-files-at-level0")
+            .ok()
+            .flatten()
+            .is_some_and(|n| n >= LEVEL_ZERO_PILE);
+        if piled {
+            self.db.compact_range::<&[u8], &[u8]>(None, None);
         }
     }
 
@@ -608,6 +633,41 @@ mod tests {
         assert!(!cache.partly_ingested().unwrap());
         assert!(cache.known_index_files().unwrap().is_empty());
         assert_eq!(cache.blobs().count(), 0);
+    }
+
+    #[test]
+    fn opening_merges_a_piled_up_level_zero_and_keeps_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let level0 = |c: &IndexCache| {
+            c.db.property_int_value("rocksdb.num-files-at-level0")
+                .unwrap()
+                .unwrap()
+        };
+        {
+            // As short-lived runs leave it: each ingest flushed, none merged
+            // (their processes end before RocksDB's background compaction).
+            let mut o = db_options();
+            o.set_disable_auto_compactions(true);
+            let cache = IndexCache {
+                db: rocksdb::DB::open(&o, dir.path()).unwrap(),
+                path: dir.path().to_path_buf(),
+                _temp: None,
+            };
+            for n in 0..10u8 {
+                cache.ingest(&IndexId([n; 32]), &big_index(1, 5)).unwrap();
+                cache.db.flush().unwrap();
+            }
+            assert!(level0(&cache) >= LEVEL_ZERO_PILE, "{}", level0(&cache));
+        }
+        let cache = IndexCache::open(dir.path()).unwrap();
+        assert!(level0(&cache) < LEVEL_ZERO_PILE, "{}", level0(&cache));
+        assert_eq!(cache.known_index_files().unwrap().len(), 10);
+        let index = big_index(1, 5);
+        let b = &index.packs[0].blobs[3];
+        assert_eq!(
+            cache.lookup(&b.id).unwrap(),
+            Some(BlobLocation::of(index.packs[0].pack, b))
+        );
     }
 
     #[test]
