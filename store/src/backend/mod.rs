@@ -123,35 +123,29 @@ impl Backend {
     /// folder's files are removed directly, on the rayon pool.
     pub fn delete_many(&self, names: &[String], concurrency: usize) -> Vec<Result<()>> {
         use rayon::prelude::*;
-        let done: Vec<bool> = if self.is_local_folder() {
-            names.par_iter().map(|n| self.delete_local(n)).collect()
+        let done: Vec<Option<()>> = if self.is_local_folder() {
+            names
+                .par_iter()
+                .map(|n| self.delete_local(n).then_some(()))
+                .collect()
         } else {
-            vec![false; names.len()]
+            vec![None; names.len()]
         };
         let client = &self.client;
-        let mut rest: Vec<Result<()>> = self.runtime.block_on(async {
+        let rest: Vec<Result<()>> = self.runtime.block_on(async {
             use futures::StreamExt;
             futures::stream::iter(
                 names
                     .iter()
                     .zip(&done)
-                    .filter(|(_, done)| !**done)
+                    .filter(|(_, done)| done.is_none())
                     .map(|(name, _)| client.delete(name)),
             )
             .buffered(concurrency.max(1))
             .collect()
             .await
         });
-        rest.reverse();
-        done.iter()
-            .map(|&d| {
-                if d {
-                    Ok(())
-                } else {
-                    rest.pop().unwrap_or(Ok(()))
-                }
-            })
-            .collect()
+        in_order(done, rest)
     }
 
     /// Deletes an object of a plain local folder on the caller's thread;
@@ -320,6 +314,23 @@ pub fn open_store(
         .with_automatic_cleanup(true)
         .with_fsync(true);
     Ok(Arc::new(fs))
+}
+
+/// Results of work done partly on a local fast path, in the original order:
+/// `here` holds what was done there (`None`: left to the store), `store`
+/// the store's answers for the rest, in order.
+pub(crate) fn in_order<T>(here: Vec<Option<T>>, store: Vec<Result<T>>) -> Vec<Result<T>> {
+    let mut store = store.into_iter();
+    here.into_iter()
+        .map(|h| match h {
+            Some(v) => Ok(v),
+            None => store.next().unwrap_or_else(|| {
+                Err(Error::InvalidInput(
+                    "the store answered fewer requests than it was asked".into(),
+                ))
+            }),
+        })
+        .collect()
 }
 
 fn io_runtime() -> tokio::runtime::Runtime {

@@ -426,7 +426,7 @@ fn fetch_spans(repo: &Repository, spans: &[&Span<'_>]) -> Vec<Result<bytes::Byte
         vec![None; spans.len()]
     };
     let client = repo.backend().client();
-    let mut remote: Vec<Result<bytes::Bytes>> = repo.backend().block_on(async {
+    let remote: Vec<Result<bytes::Bytes>> = repo.backend().block_on(async {
         use futures::StreamExt;
         futures::stream::iter(spans.iter().zip(&local).filter(|(_, l)| l.is_none()).map(
             |(s, _)| {
@@ -438,14 +438,7 @@ fn fetch_spans(repo: &Repository, spans: &[&Span<'_>]) -> Vec<Result<bytes::Byte
         .collect()
         .await
     });
-    remote.reverse();
-    local
-        .into_iter()
-        .map(|l| match l {
-            Some(b) => Ok(b),
-            None => remote.pop().unwrap_or_else(|| Ok(bytes::Bytes::new())),
-        })
-        .collect()
+    crate::backend::in_order(local, remote)
 }
 
 /// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each
