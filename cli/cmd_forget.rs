@@ -229,10 +229,12 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
                 ]
             })
             .collect();
-        output::table(
-            &["ID", "Time", "Host", "Tags", "Decision", "Kept by"],
-            &rows,
-        )?;
+        if !g.quiet {
+            output::table(
+                &["ID", "Time", "Host", "Tags", "Decision", "Kept by"],
+                &rows,
+            )?;
+        }
     }
     if !g.quiet {
         let kept = plan

@@ -107,7 +107,8 @@ pub fn run(g: &Global, a: PruneArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(exit::OK))
 }
 
-/// Runs (or plans) a prune; the JSON document and the text for people.
+/// Runs (or plans) a prune; the JSON document (`Null` without `--json`) and
+/// the text for people.
 pub fn prune_and_render(
     g: &Global,
     repo: &Repository,
@@ -119,7 +120,12 @@ pub fn prune_and_render(
         let plan = prune::plan(repo, opts, &bar)?;
         bar.finish();
         let text = plan_text(&plan);
-        return Ok((serde_json::json!({ "dry_run": true, "plan": plan }), text));
+        let doc = if g.json {
+            serde_json::json!({ "dry_run": true, "plan": plan })
+        } else {
+            serde_json::Value::Null
+        };
+        return Ok((doc, text));
     }
     let outcome = prune::run(repo, opts, &bar)?;
     bar.finish();
@@ -130,9 +136,13 @@ pub fn prune_and_render(
     }
     let bytes = outcome.bytes_deleted();
     text.push_str(&format!("freed {}\n", output::bytes(bytes)));
-    let mut doc = to_json(&outcome)?;
-    doc["dry_run"] = false.into();
-    doc["bytes_deleted"] = bytes.into();
+    // Only for --json: it names every pack (thousands after years of nights).
+    let mut doc = serde_json::Value::Null;
+    if g.json {
+        doc = to_json(&outcome)?;
+        doc["dry_run"] = false.into();
+        doc["bytes_deleted"] = bytes.into();
+    }
     Ok((doc, text))
 }
 

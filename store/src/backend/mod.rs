@@ -197,8 +197,19 @@ impl Backend {
         self.runtime.block_on(self.client.put_new(name, bytes))
     }
 
-    /// Names and sizes of the objects below `prefix`.
+    /// Names and sizes of the objects below `prefix`. A plain local folder
+    /// is walked directly, its subfolders on the rayon pool: the store's
+    /// listing hands every file's metadata through the I/O runtime (7,300
+    /// packs after ten years of nights: a tenth of prune's planning).
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        if let Some(root) = &self.names_root {
+            match walk_local(&root.join(prefix), prefix) {
+                Ok(found) => return Ok(found),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                // Anything else: the store's listing says what is wrong.
+                Err(_) => {}
+            }
+        }
         self.runtime.block_on(self.client.list(prefix))
     }
 
@@ -282,6 +293,51 @@ impl Backend {
 
 /// The bare store behind `location` (see [`Backend::open_with`]), for
 /// wrapping in another store before handing it to [`Backend::with_options`].
+/// The files below `dir` (named `prefix/...`, as the store names them) and
+/// their sizes, following links as the store does; the local store's uploads
+/// in progress (`<name>#<digits>`) are left out, as its own listing does. A
+/// file or folder that vanishes meanwhile (a prune removing it) is left out;
+/// `dir` itself missing is the caller's NotFound.
+fn walk_local(dir: &std::path::Path, prefix: &str) -> std::io::Result<Vec<(String, u64)>> {
+    use rayon::prelude::*;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let meta = match std::fs::metadata(entry.path()) {
+            Ok(meta) => meta,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if meta.is_dir() {
+            folders.push((entry.path(), format!("{prefix}/{name}")));
+        } else if meta.is_file() && !is_upload_in_progress(&name) {
+            files.push((format!("{prefix}/{name}"), meta.len()));
+        }
+    }
+    let nested: Vec<std::io::Result<Vec<(String, u64)>>> = folders
+        .par_iter()
+        .map(|(path, name)| match walk_local(path, name) {
+            Err(e) if gone(&e) => Ok(Vec::new()),
+            other => other,
+        })
+        .collect();
+    for n in nested {
+        files.extend(n?);
+    }
+    Ok(files)
+}
+
+/// `<name>#<digits>`: the local store's staging file of a write in progress.
+fn is_upload_in_progress(name: &str) -> bool {
+    name.split_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub fn open_store(
     location: &str,
     create: bool,

@@ -222,11 +222,10 @@ pub(crate) fn finish(
     // marked in the live set's claim bits (a bit an id, where a set of the
     // live blobs of every doomed pack cost ~120 bytes each).
     live.clear_claims();
-    for (_, f) in surviving() {
-        for p in &f.packs {
-            for b in &p.blobs {
-                live.cover(&b.id);
-            }
+    for (id, f) in surviving() {
+        for (pos, p) in f.packs.iter().enumerate() {
+            let slots: Vec<Option<usize>> = live.pack_slots(id, pos, p).collect();
+            slots.into_iter().for_each(|s| live.cover_at(s));
         }
     }
     // Live blobs stored only in packs about to go, and those packs.
@@ -236,7 +235,7 @@ pub(crate) fn finish(
         if !doomed_index.contains(id) {
             continue;
         }
-        for p in &f.packs {
+        for (pos, p) in f.packs.iter().enumerate() {
             if !doomed_packs.contains(&p.pack)
                 || listed_elsewhere.contains(&p.pack)
                 || !listing.contains_key(&p.pack)
@@ -244,8 +243,8 @@ pub(crate) fn finish(
                 continue;
             }
             entries.entry(p.pack).or_insert(p);
-            for b in &p.blobs {
-                if live.contains(&b.id) && !live.is_covered(&b.id) {
+            for (b, s) in p.blobs.iter().zip(live.pack_slots(id, pos, p)) {
+                if live.is_live_at(s) && !live.is_covered_at(s) {
                     uncovered.push((b.id, p.pack));
                 }
             }
@@ -305,10 +304,10 @@ pub(crate) fn condemn(
         .iter()
         .filter(|(id, _)| !pending_index.contains(id))
         .collect();
-    // Each pack once, as its first index file lists it.
-    let mut packs: HashMap<PackId, &IndexedPack> = HashMap::new();
-    for (_, f) in &considered {
-        for p in &f.packs {
+    // Each pack once, as its first index file lists it (and where).
+    let mut packs: HashMap<PackId, (&IndexedPack, &IndexId, usize)> = HashMap::new();
+    for (id, f) in &considered {
+        for (pos, p) in f.packs.iter().enumerate() {
             if pending_packs.contains(&p.pack) {
                 continue;
             }
@@ -319,30 +318,34 @@ pub(crate) fn condemn(
                     p.pack
                 )));
             }
-            packs.entry(p.pack).or_insert(p);
+            packs.entry(p.pack).or_insert((p, id, pos));
         }
     }
     // A blob stored twice is used in one pack only: the one with the largest
     // live share, so a pack that an interrupted prune already wrote wins over
     // the half-empty one it was copied from.
-    let live_share = |p: &IndexedPack| {
-        let (mut live_b, mut all) = (0u64, 0u64);
-        for b in &p.blobs {
-            all += u64::from(b.length);
-            if live.contains(&b.id) {
-                live_b += u64::from(b.length);
+    let mut order: Vec<(&IndexedPack, f64, &IndexId, usize)> = packs
+        .values()
+        .map(|&(p, id, pos)| {
+            let (mut live_b, mut all) = (0u64, 0u64);
+            for (b, s) in p.blobs.iter().zip(live.pack_slots(id, pos, p)) {
+                all += u64::from(b.length);
+                if live.is_live_at(s) {
+                    live_b += u64::from(b.length);
+                }
             }
-        }
-        if all == 0 {
-            0.0
-        } else {
-            live_b as f64 / all as f64
-        }
-    };
-    let mut order: Vec<(&IndexedPack, f64)> = packs.values().map(|p| (*p, live_share(p))).collect();
+            let share = if all == 0 {
+                0.0
+            } else {
+                live_b as f64 / all as f64
+            };
+            (p, share, id, pos)
+        })
+        .collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.pack.cmp(&b.0.pack)));
     let mut plan = CondemnPlan::default();
-    for (p, _) in order {
+    for (p, _, id, pos) in order {
+        let slots: Vec<Option<usize>> = live.pack_slots(id, pos, p).collect();
         let mut usage = PackUse {
             pack: p.pack,
             pack_bytes: p.pack_length,
@@ -352,8 +355,8 @@ pub(crate) fn condemn(
             unused_bytes: 0,
         };
         let mut copy = Vec::new();
-        for b in &p.blobs {
-            if live.claim(&b.id) {
+        for (b, s) in p.blobs.iter().zip(slots) {
+            if live.claim_at(s) {
                 usage.live_blobs += 1;
                 usage.live_bytes += u64::from(b.length);
                 copy.push(*b);
