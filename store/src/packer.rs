@@ -7,6 +7,7 @@
 //! listing them is stored and ingested in the cache; the set is flushed every
 //! [`INDEX_FLUSH_BLOBS`] blobs, so memory stays bounded on a 50 GB dump.
 
+use crate::backend::DIRECT_ALIGN;
 use crate::codec;
 use crate::crypto::Domain;
 use crate::error::Result;
@@ -41,11 +42,22 @@ pub struct WriteStats {
 
 type Upload = JoinHandle<Result<IndexedPack>>;
 
-/// A pack being filled: its bytes so far and the trailer entries.
+/// A pack being filled: its bytes so far (from `buf[start]`) and the trailer
+/// entries.
 #[derive(Default)]
 struct OpenPack {
     buf: Vec<u8>,
+    /// Padding before the pack, so that a data pack starts at an address a
+    /// local folder can write with direct I/O (see `backend::direct`).
+    start: usize,
     entries: Vec<BlobEntry>,
+}
+
+impl OpenPack {
+    /// Bytes of pack so far.
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
 }
 
 pub struct PackWriter<'r> {
@@ -122,8 +134,14 @@ impl<'r> PackWriter<'r> {
         if open.buf.capacity() == 0 && kind == BlobKind::Data {
             // Room for a full pack and its trailer up front: growing by doubling
             // would briefly hold 3x a pack and keep 2x a pack's capacity.
-            // (Tree packs are rarely full in a nightly run: they grow.)
-            open.buf.reserve(target + TRAILER_ROOM);
+            // (Tree packs are rarely full in a nightly run: they grow, and
+            // are written through the page cache.) The pack starts aligned.
+            open.buf.reserve(target + TRAILER_ROOM + DIRECT_ALIGN);
+            let pad = open.buf.as_ptr().align_offset(DIRECT_ALIGN);
+            if pad < DIRECT_ALIGN {
+                open.buf.resize(pad, 0);
+                open.start = pad;
+            }
         } else if open.buf.len() + sealed.len() > open.buf.capacity() {
             // A growing tree pack doubles, but never past a full pack and
             // its trailer (a prune that repacks ten years of trees fills
@@ -136,12 +154,12 @@ impl<'r> PackWriter<'r> {
         open.entries.push(BlobEntry {
             id,
             kind,
-            offset: open.buf.len() as u64,
+            offset: open.len() as u64,
             length,
             raw_length,
         });
         open.buf.extend_from_slice(sealed);
-        let full = open.buf.len() >= target;
+        let full = open.len() >= target;
         self.stats.blobs_added += 1;
         self.stats.bytes_added += u64::from(length);
         if full {
@@ -186,7 +204,7 @@ impl<'r> PackWriter<'r> {
         if open.entries.is_empty() {
             return Ok(());
         }
-        let (mut buf, blobs) = (open.buf, open.entries);
+        let (mut buf, start, blobs) = (open.buf, open.start, open.entries);
         let trailer = self.repo.key().seal(
             Domain::PackTrailer,
             &codec::encode(&PackTrailer {
@@ -197,15 +215,30 @@ impl<'r> PackWriter<'r> {
         buf.extend_from_slice(&pack::footer(trailer.len()));
         self.stats.overhead_bytes += (trailer.len() + pack::FOOTER_LEN) as u64;
         self.stats.packs_written += 1;
-        let id = PackId(content_hash(&buf));
-        let pack_length = buf.len() as u64;
+        let id = PackId(content_hash(&buf[start..]));
+        let pack_length = (buf.len() - start) as u64;
         let client = self.repo.backend().client().clone();
+        let direct = self.repo.backend().direct_writer();
         let name = layout::pack(&id);
         while self.uploads.len() >= self.max_uploads {
             self.reap_one()?;
         }
         let handle = self.repo.backend().spawn(async move {
-            client.put_new(&name, Bytes::from(buf)).await?;
+            let bytes = Bytes::from(buf).slice(start..);
+            // A local folder's packs skip the page cache; on any trouble
+            // there the store writes the pack (and reports what is wrong).
+            let written = match direct {
+                Some(w) if bytes.as_ptr().align_offset(DIRECT_ALIGN) == 0 => {
+                    let (name, bytes) = (name.clone(), bytes.clone());
+                    tokio::task::spawn_blocking(move || w.put_new(&name, &bytes))
+                        .await
+                        .is_ok_and(|r| r.is_ok())
+                }
+                _ => false,
+            };
+            if !written {
+                client.put_new(&name, bytes).await?;
+            }
             Ok(IndexedPack {
                 pack: id,
                 pack_length,

@@ -9,12 +9,14 @@
 
 mod client;
 pub mod counting;
+mod direct;
 pub mod faults;
 mod location;
 pub mod retry;
 mod staging;
 
 pub use client::{Client, MultipartPolicy, PutOutcome};
+pub use direct::{ALIGN as DIRECT_ALIGN, DirectWriter};
 pub use location::{Location, StoreOptions};
 pub use retry::RetryPolicy;
 pub use staging::Unfinished;
@@ -197,6 +199,13 @@ impl Backend {
         self.runtime.block_on(self.client.put_new(name, bytes))
     }
 
+    /// For a plain local folder: a writer of new objects with direct I/O
+    /// (packs: see the `direct` module for why), to move into a blocking
+    /// task; `None` elsewhere.
+    pub fn direct_writer(&self) -> Option<DirectWriter> {
+        self.names_root.clone().map(DirectWriter::new)
+    }
+
     /// Names and sizes of the objects below `prefix`. A plain local folder
     /// is walked directly, its subfolders on the rayon pool: the store's
     /// listing hands every file's metadata through the I/O runtime (7,300
@@ -315,7 +324,7 @@ fn walk_local(dir: &std::path::Path, prefix: &str) -> std::io::Result<Vec<(Strin
         };
         if meta.is_dir() {
             folders.push((entry.path(), format!("{prefix}/{name}")));
-        } else if meta.is_file() && !is_upload_in_progress(&name) {
+        } else if meta.is_file() && !staging::is_staging_name(&name) {
             files.push((format!("{prefix}/{name}"), meta.len()));
         }
     }
@@ -330,12 +339,6 @@ fn walk_local(dir: &std::path::Path, prefix: &str) -> std::io::Result<Vec<(Strin
         files.extend(n?);
     }
     Ok(files)
-}
-
-/// `<name>#<digits>`: the local store's staging file of a write in progress.
-fn is_upload_in_progress(name: &str) -> bool {
-    name.split_once('#')
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn open_store(

@@ -83,7 +83,7 @@ fn walk(root: &Path, rel: &str, depth: usize, out: &mut Vec<Unfinished>) {
 
 /// `<name>#<digits>`: the local store's staging name (object names never
 /// hold a `#`).
-fn is_staging_name(name: &str) -> bool {
+pub(super) fn is_staging_name(name: &str) -> bool {
     name.split_once('#')
         .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
