@@ -74,6 +74,8 @@ pub struct PackWriter<'r> {
     stored_hint: HashSet<BlobId>,
     indexes: Vec<IndexId>,
     stats: WriteStats,
+    /// Whether each index file stored is ingested into the local cache.
+    ingest: bool,
 }
 
 impl<'r> PackWriter<'r> {
@@ -89,7 +91,17 @@ impl<'r> PackWriter<'r> {
             stored_hint: HashSet::new(),
             indexes: Vec::new(),
             stats: WriteStats::default(),
+            ingest: true,
         }
+    }
+
+    /// Index files stored are not ingested into the local cache: for a
+    /// caller that brings the cache up to date itself afterwards (prune
+    /// syncs it once at its end, and rebuilds it after deleting index files:
+    /// ingesting the repacked blobs first was work thrown away).
+    pub fn without_cache_ingest(mut self) -> Self {
+        self.ingest = false;
+        self
     }
 
     pub fn stats(&self) -> WriteStats {
@@ -273,7 +285,9 @@ impl<'r> PackWriter<'r> {
             packs: std::mem::take(&mut self.uploaded),
         };
         let id = self.repo.save_index(&index)?;
-        self.repo.index()?.ingest(&id, &index)?;
+        if self.ingest {
+            self.repo.index()?.ingest(&id, &index)?;
+        }
         for p in &index.packs {
             for b in &p.blobs {
                 self.session.remove(&b.id);

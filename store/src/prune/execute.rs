@@ -83,6 +83,21 @@ pub(crate) fn execute(
     opts: &PruneOptions,
     progress: &dyn Progress,
 ) -> Result<PruneReport> {
+    execute_syncing(repo, held, plan, opts, progress, false).map(|(report, _)| report)
+}
+
+/// [`execute`]; with `sync_cache`, a plan that only deletes (phase 2) also
+/// brings the local cache up to date, on a second thread while its packs are
+/// deleted (the index files are final once the doomed ones are gone, and
+/// deleting thousands of packs leaves a core idle). True when it did.
+pub(crate) fn execute_syncing(
+    repo: &Repository,
+    held: &Held<'_>,
+    plan: &PrunePlan,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+    sync_cache: bool,
+) -> Result<(PruneReport, bool)> {
     let now_pending: HashSet<CondemnedId> =
         protocol::pending(repo)?.into_iter().map(|p| p.id).collect();
     if !now_pending.is_subset(&plan.pending_seen) {
@@ -91,20 +106,23 @@ pub(crate) fn execute(
         ));
     }
     let mut report = PruneReport::default();
+    let mut synced = false;
     if !plan.finish.records.is_empty() {
         match finish_allowed(repo, plan, opts)? {
             Some(why) => report.deferred = Some(why),
-            None => finish(repo, held, plan, opts, progress, &mut report)?,
+            None => {
+                synced = sync_cache && plan.condemn.is_empty();
+                finish(repo, held, plan, opts, progress, &mut report, synced)?;
+            }
         }
     }
     if !plan.condemn.is_empty() {
         condemn(repo, plan, opts, progress, &mut report)?;
     }
     remove_unfinished_writes(repo, &mut report);
-    // The local cache is brought up to date by the caller, once, after it
-    // has let go of the index files and the mark: a sync after phase 2
-    // rebuilds it, and holding both at once was prune's peak of memory.
-    Ok(report)
+    // Otherwise the local cache is brought up to date by the caller, once,
+    // after it has let go of the index files and the mark.
+    Ok((report, synced))
 }
 
 /// How long a staging file must have gone unwritten before prune removes
@@ -162,6 +180,7 @@ fn finish(
     opts: &PruneOptions,
     progress: &dyn Progress,
     report: &mut PruneReport,
+    sync_cache: bool,
 ) -> Result<()> {
     let f = &plan.finish;
     progress.phase("delete", None);
@@ -179,7 +198,16 @@ fn finish(
         .iter()
         .map(|(id, _)| layout::pack(id))
         .collect();
-    let deleted = delete_all(repo, &packs, opts, "delete-pack")?;
+    let (deleted, synced) = std::thread::scope(|scope| {
+        let sync = sync_cache.then(|| scope.spawn(|| repo.resync_index()));
+        let deleted = delete_all(repo, &packs, opts, "delete-pack");
+        let synced = sync.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (deleted, synced)
+    });
+    let deleted = deleted?;
+    if let Some(synced) = synced {
+        synced?;
+    }
     report.packs_deleted += deleted;
     report.bytes_deleted += f.delete_packs[..usize::try_from(deleted).unwrap_or(usize::MAX)]
         .iter()
@@ -223,7 +251,8 @@ fn condemn(
 ) -> Result<()> {
     let c = &plan.condemn;
     progress.phase("repack", None);
-    let mut writer = PackWriter::new(repo, 1);
+    // The caller syncs the cache once, after phase 2.
+    let mut writer = PackWriter::new(repo, 1).without_cache_ingest();
     let copied = copy_live(repo, c, &mut writer, opts, progress, report);
     // The index of what was copied is stored even when a later copy failed.
     let finished = writer.finish();

@@ -165,6 +165,7 @@ pub fn run(
         let listing = plan::pack_listing(repo)?;
         let mut plan = assemble(opts, start, &mut live, &listing)?;
         let report = execute::execute(repo, held, &plan, opts, progress)?;
+        let mut cache_synced = false;
         let second = if report.record_written.is_some() && opts.grace.is_zero() {
             // The packs phase 2 may delete were all listed before phase 1
             // (records name listed packs); those deleted since are left out.
@@ -175,7 +176,9 @@ pub fn run(
                 }
             }
             let plan = finish_with_mark(repo, opts, &plan, &mut live, &listing, progress)?;
-            let report = execute::execute(repo, held, &plan, opts, progress)?;
+            let (report, synced) =
+                execute::execute_syncing(repo, held, &plan, opts, progress, true)?;
+            cache_synced = synced;
             Some(Box::new(PruneOutcome {
                 plan,
                 report,
@@ -184,13 +187,15 @@ pub fn run(
         } else {
             None
         };
-        // One sync of the local cache, once the index files, the mark and
-        // the plan's blob lists are let go of (it rebuilds the cache when
-        // phase 2 deleted index files).
+        // One sync of the local cache (it rebuilds the cache when phase 2
+        // deleted index files): while phase 2 deleted packs, or now, once the
+        // index files, the mark and the plan's blob lists are let go of.
         drop(live);
         drop(files);
         plan.condemn.forget_blob_lists();
-        repo.resync_index()?;
+        if !cache_synced {
+            repo.resync_index()?;
+        }
         Ok(PruneOutcome {
             plan,
             report,

@@ -95,7 +95,23 @@ fn prune_frees_what_no_snapshot_uses_and_every_snapshot_still_restores() {
     assert_eq!(count(&repo, "condemned"), 0);
     assert_eq!(count(&repo, "locks"), 0);
 
-    let repo = open(&store);
+    // The cache prune synced (on a second thread while it deleted packs)
+    // holds exactly what a cache built afresh holds: no entry of a deleted
+    // pack, none of the repacked blobs missing.
+    let fresh = open(&store);
+    let entries = |r: &Repository| -> Vec<String> {
+        let index = r.index().unwrap();
+        index
+            .blobs()
+            .map(|b| b.map(|(id, loc)| format!("{id:?} {loc:?}")))
+            .collect::<coffer_store::Result<_>>()
+            .unwrap()
+    };
+    let synced = entries(&repo);
+    assert!(!synced.is_empty());
+    assert_eq!(synced, entries(&fresh));
+
+    let repo = fresh;
     for (report, data) in &kept {
         assert_eq!(&cat(&repo, report, "db/erp.sql")[..], &data[..]);
     }
