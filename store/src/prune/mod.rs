@@ -165,8 +165,7 @@ pub fn run(
         let listing = plan::pack_listing(repo)?;
         let mut plan = assemble(opts, start, &mut live, &listing)?;
         let report = execute::execute(repo, held, &plan, opts, progress)?;
-        let mut cache_synced = false;
-        let second = if report.record_written.is_some() && opts.grace.is_zero() {
+        let second_plan = if report.record_written.is_some() && opts.grace.is_zero() {
             // The packs phase 2 may delete were all listed before phase 1
             // (records name listed packs); those deleted since are left out.
             let mut listing = listing;
@@ -175,24 +174,34 @@ pub fn run(
                     listing.remove(pack);
                 }
             }
-            let plan = finish_with_mark(repo, opts, &plan, &mut live, &listing, progress)?;
-            let (report, synced) =
-                execute::execute_syncing(repo, held, &plan, opts, progress, true)?;
-            cache_synced = synced;
-            Some(Box::new(PruneOutcome {
-                plan,
-                report,
-                second: None,
-            }))
+            Some(finish_with_mark(
+                repo, opts, &plan, &mut live, &listing, progress,
+            )?)
         } else {
             None
         };
-        // One sync of the local cache (it rebuilds the cache when phase 2
-        // deleted index files): while phase 2 deleted packs, or now, once the
-        // index files, the mark and the plan's blob lists are let go of.
+        // The index files, the mark and the plan's blob lists are let go of
+        // before the local cache is synced (holding them through the sync
+        // was prune's peak of memory).
         drop(live);
         drop(files);
         plan.condemn.forget_blob_lists();
+        // One sync of the cache (it rebuilds the cache when phase 2 deleted
+        // index files): while phase 2 deletes packs, or now.
+        let mut cache_synced = false;
+        let second = match second_plan {
+            Some(plan) => {
+                let (report, synced) =
+                    execute::execute_syncing(repo, held, &plan, opts, progress, true)?;
+                cache_synced = synced;
+                Some(Box::new(PruneOutcome {
+                    plan,
+                    report,
+                    second: None,
+                }))
+            }
+            None => None,
+        };
         if !cache_synced {
             repo.resync_index()?;
         }
