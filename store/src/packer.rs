@@ -79,13 +79,16 @@ pub struct PackWriter<'r> {
 }
 
 impl<'r> PackWriter<'r> {
+    /// A writer with up to `max_uploads` packs uploading while it fills the
+    /// next; with 0, each full pack is stored before [`Self::add`] returns
+    /// (one pack's buffer held, not two).
     pub fn new(repo: &'r Repository, max_uploads: usize) -> Self {
         Self {
             repo,
             data: OpenPack::default(),
             trees: OpenPack::default(),
             uploads: VecDeque::new(),
-            max_uploads: max_uploads.max(1),
+            max_uploads,
             uploaded: Vec::new(),
             session: HashSet::new(),
             stored_hint: HashSet::new(),
@@ -232,7 +235,7 @@ impl<'r> PackWriter<'r> {
         let client = self.repo.backend().client().clone();
         let direct = self.repo.backend().direct_writer();
         let name = layout::pack(&id);
-        while self.uploads.len() >= self.max_uploads {
+        while self.uploads.len() >= self.max_uploads.max(1) {
             self.reap_one()?;
         }
         let handle = self.repo.backend().spawn(async move {
@@ -258,6 +261,9 @@ impl<'r> PackWriter<'r> {
             })
         });
         self.uploads.push_back(handle);
+        if self.max_uploads == 0 {
+            self.reap_one()?;
+        }
         Ok(())
     }
 
