@@ -198,12 +198,20 @@ fn finish(
         .iter()
         .map(|(id, _)| layout::pack(id))
         .collect();
-    let (deleted, synced) = std::thread::scope(|scope| {
-        let sync = sync_cache.then(|| scope.spawn(|| repo.resync_index()));
-        let deleted = delete_all(repo, &packs, opts, "delete-pack");
-        let synced = sync.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        (deleted, synced)
-    });
+    // The sync stays on this thread, whose memory the caller just freed (a
+    // new thread allocates from an arena of its own: 10-17 MiB more peak).
+    let (deleted, synced) = if sync_cache {
+        std::thread::scope(|scope| {
+            let deleting = scope.spawn(|| delete_all(repo, &packs, opts, "delete-pack"));
+            let synced = repo.resync_index();
+            let deleted = deleting
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (deleted, Some(synced))
+        })
+    } else {
+        (delete_all(repo, &packs, opts, "delete-pack"), None)
+    };
     let deleted = deleted?;
     if let Some(synced) = synced {
         synced?;
