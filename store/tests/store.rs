@@ -29,6 +29,10 @@ mod command;
 #[path = "store/open.rs"]
 mod open;
 
+// A local folder's shortcuts (listing walk, direct pack writes) match the store's ways.
+#[path = "store/local_folder.rs"]
+mod local_folder;
+
 // Index compaction: merged index files, grace period, killed runs, concurrent backups.
 #[path = "store/compaction.rs"]
 mod compaction;
