@@ -559,11 +559,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ids_sharing_a_prefix_duplicates_and_unknown_ids_are_told_apart() {
-        // a1 and a2 share their first 8 bytes; b is stored in two packs of two files.
-        let (a1, a2, b, c) = (id(1, 1), id(1, 2), id(2, 0), id(3, 0));
-        let files = vec![
+    /// Two index files: packs [a1, b] and [c] in the first, [b, a2] in the second.
+    fn two_files(a1: BlobId, a2: BlobId, b: BlobId, c: BlobId) -> Vec<(IndexId, IndexFile)> {
+        vec![
             (
                 IndexId([1; 32]),
                 IndexFile {
@@ -576,7 +574,14 @@ mod tests {
                     packs: vec![pack(3, &[b, a2])],
                 },
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn ids_sharing_a_prefix_duplicates_and_unknown_ids_are_told_apart() {
+        // a1 and a2 share their first 8 bytes; b is stored in two packs of two files.
+        let (a1, a2, b, c) = (id(1, 1), id(1, 2), id(2, 0), id(3, 0));
+        let files = two_files(a1, a2, b, c);
         let mut live = LiveSet::new(&files).expect("fewer than 4 billion entries");
         assert_eq!(live.indexed(), 4);
         assert_eq!(live.indexed_packs().count(), 3);
@@ -649,20 +654,7 @@ mod tests {
     fn slots_by_position_are_the_slots_by_id() {
         // b is listed twice (two files), a2 shares a1's prefix.
         let (a1, a2, b, c) = (id(1, 1), id(1, 2), id(2, 0), id(3, 0));
-        let files = vec![
-            (
-                IndexId([1; 32]),
-                IndexFile {
-                    packs: vec![pack(1, &[a1, b]), pack(2, &[c])],
-                },
-            ),
-            (
-                IndexId([2; 32]),
-                IndexFile {
-                    packs: vec![pack(3, &[b, a2])],
-                },
-            ),
-        ];
+        let files = two_files(a1, a2, b, c);
         let mut live = LiveSet::new(&files).expect("fewer than 4 billion entries");
         live.insert(&b);
         live.insert(&a2);
