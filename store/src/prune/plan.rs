@@ -224,6 +224,7 @@ pub(crate) fn finish(
     live.clear_claims();
     for (id, f) in surviving() {
         for (pos, p) in f.packs.iter().enumerate() {
+            // Collected first: covering needs the set mutably.
             let slots: Vec<Option<usize>> = live.pack_slots(id, pos, p).collect();
             slots.into_iter().for_each(|s| live.cover_at(s));
         }
@@ -345,6 +346,7 @@ pub(crate) fn condemn(
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.pack.cmp(&b.0.pack)));
     let mut plan = CondemnPlan::default();
     for (p, _, id, pos) in order {
+        // Collected first: claiming needs the set mutably.
         let slots: Vec<Option<usize>> = live.pack_slots(id, pos, p).collect();
         let mut usage = PackUse {
             pack: p.pack,
