@@ -188,7 +188,8 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         output::json(&doc)?;
         return Ok(ExitCode::from(exit::OK));
     }
-    for grp in &plan.groups {
+    // The tables (3,650 rows after ten years) are built only to be shown.
+    for grp in plan.groups.iter().filter(|_| !g.quiet) {
         let k = &grp.key;
         let mut label = Vec::new();
         if let Some(h) = &k.host {
@@ -200,16 +201,14 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
         if let Some(p) = &k.paths {
             label.push(format!("paths [{}]", p.join(" ")));
         }
-        if !g.quiet {
-            println!(
-                "\n{}",
-                if label.is_empty() {
-                    "all snapshots".into()
-                } else {
-                    label.join(", ")
-                }
-            );
-        }
+        println!(
+            "\n{}",
+            if label.is_empty() {
+                "all snapshots".into()
+            } else {
+                label.join(", ")
+            }
+        );
         let rows: Vec<Vec<String>> = grp
             .snapshots
             .iter()
@@ -229,12 +228,10 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<ExitCode> {
                 ]
             })
             .collect();
-        if !g.quiet {
-            output::table(
-                &["ID", "Time", "Host", "Tags", "Decision", "Kept by"],
-                &rows,
-            )?;
-        }
+        output::table(
+            &["ID", "Time", "Host", "Tags", "Decision", "Kept by"],
+            &rows,
+        )?;
     }
     if !g.quiet {
         let kept = plan

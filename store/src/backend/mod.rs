@@ -300,8 +300,6 @@ impl Backend {
     }
 }
 
-/// The bare store behind `location` (see [`Backend::open_with`]), for
-/// wrapping in another store before handing it to [`Backend::with_options`].
 /// The files below `dir` (named `prefix/...`, as the store names them) and
 /// their sizes, following links as the store does; the local store's uploads
 /// in progress (`<name>#<digits>`) are left out, as its own listing does. A
@@ -341,6 +339,8 @@ fn walk_local(dir: &std::path::Path, prefix: &str) -> std::io::Result<Vec<(Strin
     Ok(files)
 }
 
+/// The bare store behind `location` (see [`Backend::open_with`]), for
+/// wrapping in another store before handing it to [`Backend::with_options`].
 pub fn open_store(
     location: &str,
     create: bool,

@@ -274,25 +274,16 @@ impl<'a> LiveSet<'a> {
         }
     }
 
-    /// Marks `id` as listed by an index file that stays (phase 2), in the
-    /// claim bits: a phase-2 plan does not claim.
-    pub fn cover(&mut self, id: &BlobId) {
-        self.cover_at(self.slot(id));
-    }
-
-    /// [`Self::cover`] by slot.
+    /// Marks the blob in `slot` (from [`Self::pack_slots`]) as listed by an
+    /// index file that stays (phase 2), in the claim bits: a phase-2 plan
+    /// does not claim.
     pub fn cover_at(&mut self, slot: Option<usize>) {
         if let Some(s) = slot {
             Self::test_and_set(&mut self.claimed, s);
         }
     }
 
-    /// Whether [`Self::cover`] marked `id`.
-    pub fn is_covered(&self, id: &BlobId) -> bool {
-        self.is_covered_at(self.slot(id))
-    }
-
-    /// [`Self::is_covered`] by slot.
+    /// Whether [`Self::cover_at`] marked the blob in `slot`.
     pub fn is_covered_at(&self, slot: Option<usize>) -> bool {
         slot.is_some_and(|s| self.claimed[s / 64] & (1 << (s % 64)) != 0)
     }
