@@ -78,15 +78,29 @@ define_id!(
 
 /// Unkeyed BLAKE3 of stored bytes: names for content-addressed objects.
 pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
-    // A pack (16 MiB) is hashed on all cores: the writer's thread hashed
-    // each one alone while the pool waited for it (BLAKE3's tree splits the
-    // work; the same hash either way).
-    if bytes.len() >= PARALLEL_HASH_MIN {
-        let mut h = blake3::Hasher::new();
-        h.update_rayon(bytes);
-        *h.finalize().as_bytes()
-    } else {
-        *blake3::hash(bytes).as_bytes()
+    let mut h = ContentHasher::default();
+    h.update(bytes);
+    h.finalize()
+}
+
+/// [`content_hash`] of bytes given in pieces (a pack written as it fills).
+#[derive(Default)]
+pub struct ContentHasher(blake3::Hasher);
+
+impl ContentHasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        // A pack (16 MiB, or its megabyte pieces) is hashed on all cores:
+        // the writer's thread hashed each one alone while the pool waited for
+        // it (BLAKE3's tree splits the work; the same hash either way).
+        if bytes.len() >= PARALLEL_HASH_MIN {
+            self.0.update_rayon(bytes);
+        } else {
+            self.0.update(bytes);
+        }
+    }
+
+    pub fn finalize(&self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
     }
 }
 
@@ -113,5 +127,15 @@ mod tests {
             .collect();
         assert_eq!(content_hash(&big), *blake3::hash(&big).as_bytes());
         assert_eq!(content_hash(b"abc"), *blake3::hash(b"abc").as_bytes());
+        // In pieces, large and small, as a pack written while it fills.
+        let mut h = ContentHasher::default();
+        for piece in [
+            &big[..PARALLEL_HASH_MIN],
+            &big[PARALLEL_HASH_MIN..PARALLEL_HASH_MIN + 5],
+            &big[PARALLEL_HASH_MIN + 5..],
+        ] {
+            h.update(piece);
+        }
+        assert_eq!(h.finalize(), content_hash(&big));
     }
 }

@@ -12,7 +12,10 @@
 //! Same create-only protocol as the folder store: the bytes go to a staging
 //! file `<name>#<digits>` (invisible to listings, removed by prune when a
 //! killed write leaves it), which is then hard-linked into place (an existing
-//! object is kept) and unlinked. Anything unusual (a file system without
+//! object is kept) and unlinked. A pack can also be written as it fills
+//! ([`DirectWriter::begin`]: prune's repack, which then holds a megabyte of
+//! pack, not sixteen): its staging file is `data/writing#<digits>` until its
+//! hash, its name, is known. Anything unusual (a file system without
 //! direct I/O, a buffer not aligned, any error) returns an error and the
 //! caller stores the pack through the store, whose retries and messages apply.
 
@@ -44,6 +47,91 @@ impl DirectWriter {
     /// the store instead.
     pub fn put_new(&self, name: &str, bytes: &Bytes) -> io::Result<bool> {
         put_new(&self.root, name, bytes)
+    }
+
+    /// Starts an object whose name is known only at its end (a pack, named
+    /// by its hash), written as it fills: a staging file in `folder`.
+    pub fn begin(&self, folder: &str) -> io::Result<DirectStream> {
+        let dir = self.root.join(folder);
+        std::fs::create_dir_all(&dir)?;
+        let staging = staging_path(&dir.join("writing"))?;
+        let fd = rustix::fs::open(
+            &staging,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::DIRECT,
+            Mode::from_raw_mode(0o666),
+        )?;
+        Ok(DirectStream {
+            file: std::fs::File::from(fd),
+            staging,
+            root: self.root.clone(),
+            written: 0,
+        })
+    }
+}
+
+/// An object being written with direct I/O in pieces (see
+/// [`DirectWriter::begin`]). Dropped unfinished, its staging file goes.
+#[derive(Debug)]
+pub struct DirectStream {
+    file: std::fs::File,
+    staging: PathBuf,
+    root: PathBuf,
+    written: u64,
+}
+
+impl DirectStream {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends whole blocks: `bytes` starts at an [`ALIGN`]ed address and
+    /// its length is a multiple of [`ALIGN`].
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.as_ptr().align_offset(ALIGN) != 0 || bytes.len() % ALIGN != 0 {
+            return Err(io::Error::other("piece not aligned for direct I/O"));
+        }
+        self.file.write_all_at(bytes, self.written)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the last bytes (aligned address, any length) and places the
+    /// object as `name`; `Ok(false)` when one of that name was already there
+    /// (left untouched). After an error, [`Self::written`] tells how much
+    /// of `tail` is in the staging file.
+    pub fn finish(&mut self, tail: &[u8], name: &str) -> io::Result<bool> {
+        let body = tail.len() - tail.len() % ALIGN;
+        self.append(&tail[..body])?;
+        let flags = rustix::fs::fcntl_getfl(&self.file)?;
+        rustix::fs::fcntl_setfl(&self.file, flags - OFlags::DIRECT)?;
+        self.file.write_all_at(&tail[body..], self.written)?;
+        self.written += (tail.len() - body) as u64;
+        let path = self.root.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::hard_link(&self.staging, &path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What was written so far, read back (to store it another way after a
+    /// failed write); the staging file goes.
+    pub fn read_back(self) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; usize::try_from(self.written).map_err(io::Error::other)?];
+        std::fs::File::open(&self.staging)?.read_exact_at(&mut buf, 0)?;
+        Ok(buf)
+    }
+}
+
+impl Drop for DirectStream {
+    fn drop(&mut self) {
+        // Placed or abandoned, the staging name goes (best effort: prune
+        // removes a leftover one once it is old).
+        let _ = std::fs::remove_file(&self.staging);
     }
 }
 
@@ -192,5 +280,64 @@ mod tests {
         assert!(put_new(dir.path(), "data/ef/odd", &bytes).is_err());
         assert!(!dir.path().join("data/ef/odd").exists());
         assert!(staging_left(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_pack_written_in_pieces_is_placed_whole_under_its_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = DirectWriter::new(dir.path().to_path_buf());
+        let mut stream = match writer.begin("data") {
+            Ok(s) => s,
+            Err(e) if must_take_direct_io(dir.path()) => panic!("ext4/xfs: {e}"),
+            Err(_) => return, // tmpfs: the pack writer stores whole packs
+        };
+        assert_eq!(
+            staging_left(dir.path()).len(),
+            1,
+            "one staging file while writing"
+        );
+        let all = aligned(3 * ALIGN + 100);
+        stream.append(&all[..ALIGN]).unwrap();
+        stream.append(&all[ALIGN..3 * ALIGN]).unwrap();
+        assert!(
+            stream.append(&all[..10]).is_err(),
+            "a piece that is not whole blocks"
+        );
+        assert_eq!(stream.written(), 3 * ALIGN as u64);
+        // The tail is whatever is left: here a block and a bit less.
+        let tail = aligned(ALIGN + 100);
+        let mut expected = all[..3 * ALIGN].to_vec();
+        expected.extend_from_slice(&tail);
+        assert!(stream.finish(&tail, "data/ab/whole").unwrap());
+        drop(stream);
+        let back = std::fs::read(dir.path().join("data/ab/whole")).unwrap();
+        assert!(back == expected, "pieces and tail in order");
+        assert!(staging_left(dir.path()).is_empty());
+
+        // An object of that name already there is kept.
+        let mut again = writer.begin("data").unwrap();
+        assert!(!again.finish(&aligned(5), "data/ab/whole").unwrap());
+        drop(again);
+        assert!(std::fs::read(dir.path().join("data/ab/whole")).unwrap() == expected);
+        assert!(staging_left(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn what_a_stream_wrote_reads_back_and_its_staging_file_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = DirectWriter::new(dir.path().to_path_buf());
+        let Ok(mut stream) = writer.begin("data") else {
+            return; // no direct I/O here
+        };
+        let piece = aligned(2 * ALIGN);
+        stream.append(&piece).unwrap();
+        assert!(stream.read_back().unwrap() == piece[..]);
+        assert!(staging_left(dir.path()).is_empty());
+        // Dropped unfinished: nothing stays either.
+        let mut dropped = writer.begin("data").unwrap();
+        dropped.append(&piece).unwrap();
+        drop(dropped);
+        assert!(staging_left(dir.path()).is_empty());
+        assert!(walk(&dir.path().join("data")).is_empty());
     }
 }

@@ -16,7 +16,7 @@ pub mod retry;
 mod staging;
 
 pub use client::{Client, MultipartPolicy, PutOutcome};
-pub use direct::{ALIGN as DIRECT_ALIGN, DirectWriter};
+pub use direct::{ALIGN as DIRECT_ALIGN, DirectStream, DirectWriter};
 pub use location::{Location, StoreOptions};
 pub use retry::RetryPolicy;
 pub use staging::Unfinished;
