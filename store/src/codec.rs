@@ -52,9 +52,17 @@ pub fn encode<R: Record>(record: &R) -> Vec<u8> {
 /// `R` record: a large record is then written without first copying its
 /// parts into an owned `R`.
 pub fn encode_as<R: Record, B: Serialize + ?Sized>(body: &B) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_as_into::<R, B>(body, &mut out);
+    out
+}
+
+/// [`encode_as`] appended to `out` (a buffer that is then sealed in place).
+pub fn encode_as_into<R: Record, B: Serialize + ?Sized>(body: &B, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[R::TAG, R::VERSION]);
     // Serializing plain structs into a Vec cannot fail.
-    postcard::to_extend(body, vec![R::TAG, R::VERSION])
-        .unwrap_or_else(|e| panic!("encoding a {} record: {e}", R::NAME))
+    *out = postcard::to_extend(body, std::mem::take(out))
+        .unwrap_or_else(|e| panic!("encoding a {} record: {e}", R::NAME));
 }
 
 pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, DecodeError> {

@@ -62,6 +62,10 @@ pub struct PruneReport {
     /// Staging files of killed writes removed (local folders only).
     pub unfinished_writes_removed: u64,
     pub unfinished_bytes_removed: u64,
+    /// The index files phase 1 stored (they list the packs it wrote and the
+    /// plan's carried packs).
+    #[serde(skip)]
+    pub index_files_stored: Vec<crate::id::IndexId>,
 }
 
 fn checkpoint(opts: &PruneOptions, step: &str) -> Result<()> {
@@ -262,7 +266,9 @@ fn condemn(
     // Each pack stored before the next is filled: a local folder's direct
     // write of 16 MiB is ~10 ms, and a second pack buffer was 5 MiB of peak
     // on ten years of nights. The caller syncs the cache once, after phase 2.
-    let mut writer = PackWriter::new(repo, 0).without_cache_ingest();
+    let mut writer = PackWriter::new(repo, 0)
+        .without_cache_ingest()
+        .with_distinct_blobs();
     let copied = copy_live(repo, c, &mut writer, opts, progress, report);
     // The index of what was copied is stored even when a later copy failed.
     let finished = writer.finish();
@@ -271,8 +277,11 @@ fn condemn(
     report.packs_written = stats.packs_written;
     report.bytes_written = stats.bytes_added + stats.overhead_bytes;
     report.index_files_written = new_index.len() as u64;
+    report.index_files_stored = new_index;
     checkpoint(opts, "repack-index")?;
-    report.index_files_written += write_index_files(repo, &c.carried)?;
+    let carried = write_index_files(repo, &c.carried)?;
+    report.index_files_written += carried.len() as u64;
+    report.index_files_stored.extend(carried);
     checkpoint(opts, "write-index")?;
 
     let mut packs: Vec<PackId> = c
@@ -306,10 +315,12 @@ fn condemn(
 }
 
 /// Bytes of live blobs (and the dead ones between them) read ahead at once
-/// while repacking, in at most this many packs (a daily backup's packs are
-/// small: thousands of them in ten years).
-const REPACK_AHEAD_BYTES: u64 = 8 << 20;
-const REPACK_AHEAD_PACKS: usize = 64;
+/// while repacking, from as many packs as they take (a daily backup's packs
+/// are small: thousands of them in ten years).
+const REPACK_AHEAD_BYTES: u64 = 4 << 20;
+/// Longest read of a pack being repacked (a blob longer than this is read
+/// alone).
+const SPAN_MAX: u64 = 1 << 20;
 /// Reads of a remote store in flight at once while repacking.
 const REPACK_CONCURRENT_READS: usize = 8;
 /// Dead bytes one read may span to reach the next live blob: a local read
@@ -332,7 +343,9 @@ fn spans(pack: PackId, entries: &[BlobEntry], gap: u64) -> Vec<Span<'_>> {
     for k in 1..=entries.len() {
         let split = k == entries.len() || {
             let end = entries[k - 1].offset + u64::from(entries[k - 1].length);
+            let next_end = entries[k].offset + u64::from(entries[k].length);
             entries[k].offset > end.saturating_add(gap)
+                || next_end.saturating_sub(entries[first].offset) > SPAN_MAX
         };
         if split {
             let run = &entries[first..k];
@@ -357,6 +370,10 @@ fn spans(pack: PackId, entries: &[BlobEntry], gap: u64) -> Vec<Span<'_>> {
 /// store concurrently; most of a repacked pack is dead), every blob is checked
 /// against its id (on all cores) before it is written again, in the plan's
 /// order.
+///
+/// Reads are grouped by bytes, not by pack, and no read is longer than
+/// [`SPAN_MAX`] (unless one blob is): a mostly live pack read whole on top
+/// of the read-ahead was 15 MiB of prune's peak on ten years of nights.
 fn copy_live(
     repo: &Repository,
     c: &super::CondemnPlan,
@@ -371,46 +388,42 @@ fn copy_live(
     } else {
         REMOTE_GAP
     };
-    let mut rest = &c.copy[..];
-    while !rest.is_empty() {
-        let mut group: Vec<Vec<Span<'_>>> = Vec::new();
+    // (position of the pack in the plan, one read of it), in plan order.
+    let mut reads = c
+        .copy
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (pack, entries))| {
+            spans(*pack, entries, gap).into_iter().map(move |s| (k, s))
+        })
+        .peekable();
+    while reads.peek().is_some() {
+        let mut group: Vec<(usize, Span<'_>)> = Vec::new();
         let mut bytes = 0;
-        while group.len() < rest.len()
-            && group.len() < REPACK_AHEAD_PACKS
-            && (group.is_empty() || bytes < REPACK_AHEAD_BYTES)
-        {
-            let (pack, entries) = &rest[group.len()];
-            let s = spans(*pack, entries, gap);
-            bytes += s.iter().map(|s| s.end - s.start).sum::<u64>();
-            group.push(s);
+        while bytes < REPACK_AHEAD_BYTES {
+            let Some((k, span)) = reads.next() else { break };
+            bytes += span.end - span.start;
+            group.push((k, span));
         }
-        let (packs, tail) = rest.split_at(group.len());
-        rest = tail;
-        let all: Vec<&Span<'_>> = group.iter().flatten().collect();
-        let fetched = fetch_spans(repo, &all);
-        let mut fetched = fetched.into_iter();
-        // Per pack: its spans' bytes, each blob checked on the pool.
-        let mut per_pack = Vec::with_capacity(group.len());
-        for spans in &group {
-            let got: Vec<(&Span<'_>, bytes::Bytes)> = spans
-                .iter()
-                .map(|s| Ok((s, fetched.next().unwrap_or(Ok(bytes::Bytes::new()))?)))
-                .collect::<Result<_>>()?;
-            per_pack.push(got);
-        }
-        let opened: Vec<Result<Vec<CheckedBlob<'_>>>> = packs
+        let all: Vec<&Span<'_>> = group.iter().map(|(_, s)| s).collect();
+        let fetched: Vec<bytes::Bytes> =
+            fetch_spans(repo, &all).into_iter().collect::<Result<_>>()?;
+        let checked: Vec<Result<Vec<CheckedBlob<'_>>>> = all
             .par_iter()
-            .zip(per_pack.par_iter())
-            .map(|((pack, _), got)| check_blobs(repo, *pack, got))
+            .zip(fetched.par_iter())
+            .map(|(span, got)| check_span(repo, span, got))
             .collect();
-        for ((_, _), blobs) in packs.iter().zip(opened) {
+        for ((k, _), blobs) in group.iter().zip(checked) {
             for (e, sealed) in blobs? {
                 writer.add(e.id, e.kind, sealed, e.raw_length)?;
                 report.blobs_copied += 1;
                 progress.bytes(u64::from(e.length));
             }
-            report.packs_repacked += 1;
-            checkpoint(opts, "repack-pack")?;
+            // The pack's last read: every live blob of it is copied.
+            if reads.peek().is_none_or(|(next, _)| next != k) {
+                report.packs_repacked += 1;
+                checkpoint(opts, "repack-pack")?;
+            }
         }
     }
     Ok(())
@@ -419,35 +432,31 @@ fn copy_live(
 /// A live blob to copy, and its sealed bytes (checked).
 type CheckedBlob<'a> = (&'a BlobEntry, &'a [u8]);
 
-/// Cuts a pack's live blobs out of the spans read and checks each against
-/// its id (decrypted, decompressed, hashed) on the rayon pool.
-fn check_blobs<'a>(
+/// Cuts a read's live blobs out of its bytes and checks each against its
+/// id (decrypted, decompressed, hashed).
+fn check_span<'a>(
     repo: &Repository,
-    pack: PackId,
-    got: &'a [(&'a Span<'a>, bytes::Bytes)],
+    span: &Span<'a>,
+    bytes: &'a [u8],
 ) -> Result<Vec<CheckedBlob<'a>>> {
-    use rayon::prelude::*;
-    let mut blobs = Vec::new();
-    for (span, bytes) in got {
-        for e in span.entries {
+    span.entries
+        .iter()
+        .map(|e| {
             let at = usize::try_from(e.offset - span.start).unwrap_or(usize::MAX);
             let sealed = at
                 .checked_add(e.length as usize)
                 .and_then(|end| bytes.get(at..end))
                 .ok_or_else(|| {
                     Error::corrupt(
-                        format!("pack {pack}"),
+                        format!("pack {}", span.pack),
                         format!("blob {} past its end", e.id.short()),
                     )
                 })?;
-            blobs.push((e, sealed));
-        }
-    }
-    blobs.par_iter().try_for_each(|(e, sealed)| {
-        let loc = crate::cache::BlobLocation::of(pack, e);
-        repo.open_blob(&e.id, &loc, sealed).map(drop)
-    })?;
-    Ok(blobs)
+            let loc = crate::cache::BlobLocation::of(span.pack, e);
+            repo.open_blob(&e.id, &loc, sealed)?;
+            Ok((e, sealed))
+        })
+        .collect()
 }
 
 /// The bytes of each span, in order. A plain local folder's are read on the
@@ -482,15 +491,14 @@ fn fetch_spans(repo: &Repository, spans: &[&Span<'_>]) -> Vec<Result<bytes::Byte
 
 /// Stores index files listing `packs`, at most [`INDEX_FLUSH_BLOBS`] blobs each
 /// (encoded from the slice: no copy of the entries).
-fn write_index_files(repo: &Repository, packs: &[IndexedPack]) -> Result<u64> {
-    let mut written = 0;
+fn write_index_files(repo: &Repository, packs: &[IndexedPack]) -> Result<Vec<crate::id::IndexId>> {
+    let mut written = Vec::new();
     let mut start = 0;
     let mut blobs = 0;
     for (k, p) in packs.iter().enumerate() {
         blobs += p.blobs.len();
         if blobs >= INDEX_FLUSH_BLOBS || k + 1 == packs.len() {
-            repo.save_index_of(&packs[start..=k])?;
-            written += 1;
+            written.push(repo.save_index_of(&packs[start..=k])?);
             start = k + 1;
             blobs = 0;
         }
@@ -541,5 +549,21 @@ mod tests {
             "touching blobs share a read even with no gap"
         );
         assert!(spans(pack, &[], 16).is_empty());
+    }
+
+    #[test]
+    fn no_read_is_longer_than_span_max_unless_one_blob_is() {
+        let pack = PackId([1; 32]);
+        let quarter = u32::try_from(SPAN_MAX / 4).expect("small");
+        // Eight touching quarter-reads, then one blob twice the limit.
+        let mut e: Vec<BlobEntry> = (0..8u64)
+            .map(|i| entry(i * u64::from(quarter), quarter))
+            .collect();
+        e.push(entry(8 * u64::from(quarter), quarter * 8));
+        let runs: Vec<(u64, usize)> = spans(pack, &e, 1 << 20)
+            .iter()
+            .map(|s| (s.end - s.start, s.entries.len()))
+            .collect();
+        assert_eq!(runs, vec![(SPAN_MAX, 4), (SPAN_MAX, 4), (2 * SPAN_MAX, 1)]);
     }
 }

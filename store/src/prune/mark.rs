@@ -283,6 +283,12 @@ impl<'a> LiveSet<'a> {
         }
     }
 
+    /// [`Self::cover_at`] by id (an id no index file of the set lists has
+    /// no slot: nothing to cover).
+    pub fn cover(&mut self, id: &BlobId) {
+        self.cover_at(self.slot(id));
+    }
+
     /// Whether [`Self::cover_at`] marked the blob in `slot`.
     pub fn is_covered_at(&self, slot: Option<usize>) -> bool {
         slot.is_some_and(|s| self.claimed[s / 64] & (1 << (s % 64)) != 0)

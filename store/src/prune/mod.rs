@@ -175,7 +175,13 @@ pub fn run(
                 }
             }
             Some(finish_with_mark(
-                repo, opts, &plan, &mut live, &listing, progress,
+                repo,
+                opts,
+                &plan,
+                &report.index_files_stored,
+                &mut live,
+                &listing,
+                progress,
             )?)
         } else {
             None
@@ -270,13 +276,18 @@ fn assemble(
 
 /// Phase 2 of the records now due, against the mark `first` was planned
 /// with. The index files are listed again (phase 1 and any backup since
-/// wrote new ones); only those the mark did not read are fetched. `listing`
-/// is the pack listing phase 1 was planned with, less the packs it deleted:
-/// every pack a record names was listed before the record was written.
+/// wrote new ones); only those neither the mark read nor phase 1 stored
+/// (`stored`) are fetched: phase 1's list the packs it wrote, holding the
+/// blobs of the plan's copy lists, and the plan's carried packs, which cover
+/// what they list without being read back (reading them beside the mark's
+/// was phase 2's peak of memory). `listing` is the pack listing phase 1 was
+/// planned with, less the packs it deleted: every pack a record names was
+/// listed before the record was written.
 fn finish_with_mark(
     repo: &Repository,
     opts: &PruneOptions,
     first: &PrunePlan,
+    stored_by_first: &[crate::id::IndexId],
     live: &mut LiveSet<'_>,
     listing: &HashMap<PackId, u64>,
     progress: &dyn Progress,
@@ -289,21 +300,35 @@ fn finish_with_mark(
     let read: std::collections::HashMap<crate::id::IndexId, &crate::format::index::IndexFile> =
         live.files().iter().map(|(id, f)| (*id, f)).collect();
     let stored = plan::list_index_files(repo)?;
+    // Only when every one is there (none can have gone: their packs are
+    // not condemned; if one did, all are read as any other).
+    let known = stored_by_first.iter().all(|id| stored.contains(id));
     let fresh = plan::fetch_index_files(
         repo,
         stored
             .iter()
-            .filter(|id| !read.contains_key(id))
+            .filter(|id| !(read.contains_key(id) || known && stored_by_first.contains(id)))
             .copied()
             .collect(),
     )?;
+    live.clear_claims();
+    let mut listed_elsewhere = std::collections::HashSet::new();
+    if known {
+        for p in &first.condemn.carried {
+            listed_elsewhere.insert(p.pack);
+            p.blobs.iter().for_each(|b| live.cover(&b.id));
+        }
+        for (_, blobs) in &first.condemn.copy {
+            blobs.iter().for_each(|b| live.cover(&b.id));
+        }
+    }
     let mut files: Vec<(crate::id::IndexId, &crate::format::index::IndexFile)> = stored
         .iter()
         .filter_map(|id| read.get(id).map(|f| (*id, *f)))
         .chain(fresh.iter().map(|(id, f)| (*id, f)))
         .collect();
     files.sort_by_key(|(id, _)| *id);
-    let mut finish = plan::finish(&eligible, &files, listing, live);
+    let mut finish = plan::finish_covering(&eligible, &files, listing, live, listed_elsewhere);
     finish.waiting = waiting;
     Ok(PrunePlan {
         snapshots: first.snapshots,

@@ -198,6 +198,20 @@ pub(crate) fn finish(
     listing: &HashMap<PackId, u64>,
     live: &mut LiveSet<'_>,
 ) -> FinishPlan {
+    live.clear_claims();
+    finish_covering(eligible, index_files, listing, live, HashSet::new())
+}
+
+/// [`finish`] when some surviving index files are known without being read
+/// (those phase 1 of this run stored): `live`'s claim bits already cover
+/// their blobs ([`LiveSet::cover`]) and `listed_elsewhere` names their packs.
+pub(crate) fn finish_covering(
+    eligible: &[Pending],
+    index_files: &[(IndexId, &IndexFile)],
+    listing: &HashMap<PackId, u64>,
+    live: &mut LiveSet<'_>,
+    mut listed_elsewhere: HashSet<PackId>,
+) -> FinishPlan {
     let mut plan = FinishPlan {
         records: eligible.iter().map(|p| p.id).collect(),
         ..FinishPlan::default()
@@ -215,13 +229,10 @@ pub(crate) fn finish(
             .iter()
             .filter(|(id, _)| !doomed_index.contains(id))
     };
-    let listed_elsewhere: HashSet<PackId> = surviving()
-        .flat_map(|(_, f)| f.packs.iter().map(|p| p.pack))
-        .collect();
+    listed_elsewhere.extend(surviving().flat_map(|(_, f)| f.packs.iter().map(|p| p.pack)));
     // A copy listed by a surviving index file is enough: those ids are
     // marked in the live set's claim bits (a bit an id, where a set of the
     // live blobs of every doomed pack cost ~120 bytes each).
-    live.clear_claims();
     for (id, f) in surviving() {
         for (pos, p) in f.packs.iter().enumerate() {
             // Collected first: covering needs the set mutably.
