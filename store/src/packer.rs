@@ -395,6 +395,11 @@ impl<'r> PackWriter<'r> {
                 blobs: open.entries.clone(),
             }),
         );
+        // The last piece too starts aligned (a trailer of thousands of
+        // entries may not fit the room left).
+        if open.buf.len() + trailer.len() + pack::FOOTER_LEN > open.buf.capacity() {
+            open.realign(trailer.len() + pack::FOOTER_LEN);
+        }
         open.buf.extend_from_slice(&trailer);
         open.buf.extend_from_slice(&pack::footer(trailer.len()));
         self.stats.overhead_bytes += (trailer.len() + pack::FOOTER_LEN) as u64;
