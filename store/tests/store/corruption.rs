@@ -272,3 +272,72 @@ fn damaged_snapshot_object_is_named() {
         );
     }
 }
+
+#[test]
+fn a_damaged_blob_stops_prune_before_anything_is_deleted() {
+    // Night one stores two invoices in one pack, night two only the first:
+    // once night one is forgotten prune copies the first out of that
+    // half-dead pack, and finds it damaged.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("docs");
+    write_file(
+        &src.join("facture/FA1.pdf"),
+        b"%PDF invoice one",
+        0o644,
+        at(1),
+    );
+    write_file(
+        &src.join("facture/FA2.pdf"),
+        &crate::util::random_bytes("FA2", 64 << 10),
+        0o644,
+        at(1),
+    );
+    let dir = tmp.path().join("repo");
+    let repo = folder_repo(&dir);
+    let first = backup_paths(&repo, &[&src], 10);
+    std::fs::remove_file(src.join("facture/FA2.pdf")).unwrap();
+    let second = backup_paths(&repo, &[&src], 20);
+    coffer_store::retention::execute(&repo, &[first.snapshot_id]).unwrap();
+    let (_, pack, offset) = file_blob(&repo, &second.snapshot.root, "docs/facture/FA1.pdf");
+    damage(&dir.join(&pack), Damage::FlipBit, offset + 30);
+    let before = crate::util::files_under(&dir);
+
+    let repo = reopen_folder(&dir);
+    let opts = coffer_store::prune::PruneOptions {
+        grace: std::time::Duration::ZERO,
+        clock_margin: std::time::Duration::ZERO,
+        ..coffer_store::prune::PruneOptions::default()
+    };
+    let pack_id = pack.rsplit('/').next().unwrap();
+    let plan = coffer_store::prune::plan(&repo, &opts, &NoProgress).unwrap();
+    assert!(
+        plan.condemn
+            .repack
+            .iter()
+            .any(|u| u.pack.to_hex() == pack_id),
+        "the damaged pack is one to copy from: {plan:#?}"
+    );
+    let err = coffer_store::prune::run(&repo, &opts, &NoProgress).unwrap_err();
+    assert!(
+        matches!(err, coffer_store::Error::Corrupt { .. })
+            && err.to_string().contains(&pack_id[..8]),
+        "the damaged pack should be named: {err}"
+    );
+    // Nothing was deleted or condemned: every file is still there (the
+    // damaged pack too, with the other snapshot's data), no staging file.
+    let after = crate::util::files_under(&dir);
+    for f in &before {
+        assert!(after.contains(f), "{} is gone", f.display());
+    }
+    assert!(repo.backend().list("condemned").unwrap().is_empty());
+    assert!(
+        after.iter().all(|f| !f.to_string_lossy().contains('#')),
+        "a staging file is left: {after:?}"
+    );
+    // check still names the damaged file, and nothing else.
+    let r = run(&reopen_folder(&dir));
+    assert_eq!(
+        damaged_paths(&r, &second.snapshot_id),
+        vec!["docs/facture/FA1.pdf".to_string()]
+    );
+}
