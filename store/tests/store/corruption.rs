@@ -46,21 +46,21 @@ struct Setup {
     second: coffer_store::backup::BackupReport,
 }
 
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("docs");
+/// `facture/FA1.pdf` (a short invoice) and `facture/FA2.pdf` (`second`) under `src`.
+fn two_invoices(src: &Path, second: &[u8]) {
     write_file(
         &src.join("facture/FA1.pdf"),
         b"%PDF invoice one",
         0o644,
         at(1),
     );
-    write_file(
-        &src.join("facture/FA2.pdf"),
-        b"%PDF invoice two",
-        0o644,
-        at(1),
-    );
+    write_file(&src.join("facture/FA2.pdf"), second, 0o644, at(1));
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("docs");
+    two_invoices(&src, b"%PDF invoice two");
     let dir = tmp.path().join("repo");
     let repo = folder_repo(&dir);
     let first = backup_paths(&repo, &[&src], 10);
@@ -280,18 +280,7 @@ fn a_damaged_blob_stops_prune_before_anything_is_deleted() {
     // half-dead pack, and finds it damaged.
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("docs");
-    write_file(
-        &src.join("facture/FA1.pdf"),
-        b"%PDF invoice one",
-        0o644,
-        at(1),
-    );
-    write_file(
-        &src.join("facture/FA2.pdf"),
-        &crate::util::random_bytes("FA2", 64 << 10),
-        0o644,
-        at(1),
-    );
+    two_invoices(&src, &crate::util::random_bytes("FA2", 64 << 10));
     let dir = tmp.path().join("repo");
     let repo = folder_repo(&dir);
     let first = backup_paths(&repo, &[&src], 10);
