@@ -330,24 +330,15 @@ impl<'r> PackWriter<'r> {
 
     /// Seals the trailer onto the current pack of `kind` and starts its upload.
     fn close_pack(&mut self, kind: BlobKind) -> Result<()> {
-        let open = std::mem::take(self.open_pack(kind));
+        let mut open = std::mem::take(self.open_pack(kind));
         if open.entries.is_empty() {
             return Ok(());
         }
+        self.seal_trailer(&mut open);
         if open.stream.is_some() {
             return self.close_stream(open);
         }
-        let (mut buf, start, blobs) = (open.buf, open.start, open.entries);
-        let trailer = self.repo.key().seal(
-            Domain::PackTrailer,
-            &codec::encode(&PackTrailer {
-                blobs: blobs.clone(),
-            }),
-        );
-        buf.extend_from_slice(&trailer);
-        buf.extend_from_slice(&pack::footer(trailer.len()));
-        self.stats.overhead_bytes += (trailer.len() + pack::FOOTER_LEN) as u64;
-        self.stats.packs_written += 1;
+        let (buf, start, blobs) = (open.buf, open.start, open.entries);
         let id = PackId(content_hash(&buf[start..]));
         let pack_length = (buf.len() - start) as u64;
         let client = self.repo.backend().client().clone();
@@ -385,25 +376,30 @@ impl<'r> PackWriter<'r> {
         Ok(())
     }
 
-    /// Seals the trailer onto a pack written as it filled, writes its last
-    /// piece and puts it in place; on any trouble the whole pack is read
-    /// back and stored through the store (whose retries and messages apply).
-    fn close_stream(&mut self, mut open: OpenPack) -> Result<()> {
+    /// Appends the sealed trailer and the footer to a pack. Its bytes stay
+    /// where direct I/O can write them from (a trailer of thousands of
+    /// entries may not fit the room left, and growing would move them).
+    fn seal_trailer(&mut self, open: &mut OpenPack) {
         let trailer = self.repo.key().seal(
             Domain::PackTrailer,
             &codec::encode(&PackTrailer {
                 blobs: open.entries.clone(),
             }),
         );
-        // The last piece too starts aligned (a trailer of thousands of
-        // entries may not fit the room left).
-        if open.buf.len() + trailer.len() + pack::FOOTER_LEN > open.buf.capacity() {
-            open.realign(trailer.len() + pack::FOOTER_LEN);
+        let room = trailer.len() + pack::FOOTER_LEN;
+        if open.buf.len() + room > open.buf.capacity() {
+            open.realign(room);
         }
         open.buf.extend_from_slice(&trailer);
         open.buf.extend_from_slice(&pack::footer(trailer.len()));
-        self.stats.overhead_bytes += (trailer.len() + pack::FOOTER_LEN) as u64;
+        self.stats.overhead_bytes += room as u64;
         self.stats.packs_written += 1;
+    }
+
+    /// Writes the last piece of a sealed pack written as it filled and puts
+    /// it in place; on any trouble the whole pack is read back and stored
+    /// through the store (whose retries and messages apply).
+    fn close_stream(&mut self, mut open: OpenPack) -> Result<()> {
         let tail = &open.buf[open.start..];
         open.hasher.update(tail);
         let id = PackId(open.hasher.finalize());

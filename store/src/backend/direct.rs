@@ -46,15 +46,23 @@ impl DirectWriter {
     /// untouched). An error leaves nothing behind: store the object through
     /// the store instead.
     pub fn put_new(&self, name: &str, bytes: &Bytes) -> io::Result<bool> {
-        put_new(&self.root, name, bytes)
+        // Whole, it is a stream of one piece staged beside its name.
+        self.stream_beside(&self.root.join(name))?
+            .finish(bytes, name)
     }
 
     /// Starts an object whose name is known only at its end (a pack, named
     /// by its hash), written as it fills: a staging file in `folder`.
     pub fn begin(&self, folder: &str) -> io::Result<DirectStream> {
-        let dir = self.root.join(folder);
-        std::fs::create_dir_all(&dir)?;
-        let staging = staging_path(&dir.join("writing"))?;
+        self.stream_beside(&self.root.join(folder).join("writing"))
+    }
+
+    /// A stream into a fresh staging file `<path>#<digits>`.
+    fn stream_beside(&self, path: &Path) -> io::Result<DirectStream> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let staging = staging_path(path)?;
         let fd = rustix::fs::open(
             &staging,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::DIRECT,
@@ -135,54 +143,12 @@ impl Drop for DirectStream {
     }
 }
 
-fn put_new(root: &Path, name: &str, bytes: &Bytes) -> io::Result<bool> {
-    let path = root.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let staging = staging_path(&path)?;
-    let written = write_staging(&staging, bytes);
-    let placed = written.and_then(|()| match std::fs::hard_link(&staging, &path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    });
-    // Placed or not, the staging name goes (best effort: prune removes a
-    // leftover one once it is old).
-    let _ = std::fs::remove_file(&staging);
-    placed
-}
-
 /// A fresh staging name beside `path`: `<name>#<random digits>`.
 fn staging_path(path: &Path) -> io::Result<PathBuf> {
     let n = getrandom::u64().map_err(|e| io::Error::other(e.to_string()))?;
     let mut s = path.as_os_str().to_owned();
     s.push(format!("#{n}"));
     Ok(PathBuf::from(s))
-}
-
-/// The aligned body with direct I/O, the tail (under a block) buffered.
-fn write_staging(staging: &Path, bytes: &[u8]) -> io::Result<()> {
-    if bytes.as_ptr().align_offset(ALIGN) != 0 {
-        return Err(io::Error::other("buffer not aligned for direct I/O"));
-    }
-    let fd = rustix::fs::open(
-        staging,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::DIRECT,
-        Mode::from_raw_mode(0o666),
-    )?;
-    let file = std::fs::File::from(fd);
-    let body = bytes.len() - bytes.len() % ALIGN;
-    let written = file.write_all_at(&bytes[..body], 0).and_then(|()| {
-        let flags = rustix::fs::fcntl_getfl(&file)?;
-        rustix::fs::fcntl_setfl(&file, flags - OFlags::DIRECT)?;
-        file.write_all_at(&bytes[body..], body as u64)
-    });
-    if written.is_err() {
-        drop(file);
-        let _ = std::fs::remove_file(staging);
-    }
-    written
 }
 
 #[cfg(test)]
@@ -243,7 +209,7 @@ mod tests {
         for len in [0, 1, ALIGN - 1, ALIGN, 3 * ALIGN + 17, (1 << 20) + 5] {
             let bytes = aligned(len);
             let name = format!("data/ab/pack-{len}");
-            match put_new(dir.path(), &name, &bytes) {
+            match DirectWriter::new(dir.path().to_path_buf()).put_new(&name, &bytes) {
                 Err(e) if must => panic!("{len} bytes on ext4/xfs: {e}"),
                 Ok(created) => {
                     assert!(created);
@@ -263,11 +229,16 @@ mod tests {
     fn an_existing_object_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let first = aligned(2 * ALIGN + 3);
-        let Ok(true) = put_new(dir.path(), "data/cd/same", &first) else {
+        let Ok(true) = DirectWriter::new(dir.path().to_path_buf()).put_new("data/cd/same", &first)
+        else {
             return; // no direct I/O here: nothing of this path to test
         };
         let other = aligned(ALIGN);
-        assert!(!put_new(dir.path(), "data/cd/same", &other).unwrap());
+        assert!(
+            !DirectWriter::new(dir.path().to_path_buf())
+                .put_new("data/cd/same", &other)
+                .unwrap()
+        );
         let back = std::fs::read(dir.path().join("data/cd/same")).unwrap();
         assert!(back == first[..], "the first object stays");
         assert!(staging_left(dir.path()).is_empty());
@@ -277,7 +248,11 @@ mod tests {
     fn an_unaligned_buffer_is_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let bytes = aligned(ALIGN + 10).slice(1..);
-        assert!(put_new(dir.path(), "data/ef/odd", &bytes).is_err());
+        assert!(
+            DirectWriter::new(dir.path().to_path_buf())
+                .put_new("data/ef/odd", &bytes)
+                .is_err()
+        );
         assert!(!dir.path().join("data/ef/odd").exists());
         assert!(staging_left(dir.path()).is_empty());
     }
